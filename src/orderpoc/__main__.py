@@ -1,0 +1,3 @@
+from orderpoc.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""boto3 session and clients: one place for credentials, endpoint, retries and error translation."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from orderpoc.errors import UserError
+from orderpoc.settings import Settings
+
+T = TypeVar("T")
+
+# botocore's "standard" mode retries throttling and transient errors with jittered backoff.
+RETRY_CONFIG = Config(
+    retries={"max_attempts": 8, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=60,
+    max_pool_connections=32,
+)
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+_READ_PREFIXES = ("Describe", "Get", "List", "Head", "Receive", "Query", "Scan")
+
+
+def is_mutating(operation_name: str) -> bool:
+    """True for API operations that change something (used to prove a no-op rerun is free)."""
+    return not operation_name.startswith(_READ_PREFIXES)
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_not_found(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return (
+        "NotFound" in code
+        or code in {"NoSuchEntity", "AWS.SimpleQueueService.NonExistentQueue", "NotFoundException"}
+    )
+
+
+class Clients:
+    """Creates boto3 clients lazily, once per service, shared across the engine's threads.
+
+    boto3 clients are thread-safe; sessions are not, so clients are built under a lock.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.endpoint_url = settings.effective_endpoint
+        kwargs: dict[str, Any] = {"region_name": settings.region}
+        if settings.target == "local":
+            kwargs.update(LOCAL_CREDENTIALS)
+        elif settings.profile:
+            kwargs["profile_name"] = settings.profile
+        try:
+            self.session = boto3.session.Session(**kwargs)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise UserError(f"{exc}; list profiles with `aws configure list-profiles`") from None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._hooks: list[tuple[str, Callable[..., Any]]] = []
+
+    def __call__(self, service: str) -> Any:
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                client = self.session.client(
+                    service, endpoint_url=self.endpoint_url, config=RETRY_CONFIG
+                )
+                for event, handler in self._hooks:
+                    client.meta.events.register(event, handler)
+                self._clients[service] = client
+            return client
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event hook on every client, present and future."""
+        with self._lock:
+            self._hooks.append((event, handler))
+            for client in self._clients.values():
+                client.meta.events.register(event, handler)
+
+    def account_id(self) -> str:
+        """The account the credentials belong to; a clear one-line error when there are none."""
+        try:
+            return str(self("sts").get_caller_identity()["Account"])
+        except botocore.exceptions.NoCredentialsError:
+            raise UserError(
+                "no AWS credentials found for --target aws: run `aws configure` or `aws sso login`, "
+                "or set AWS_PROFILE / AWS_ACCESS_KEY_ID; or use the default --target local"
+            ) from None
+        except botocore.exceptions.EndpointConnectionError:
+            raise UserError(
+                f"cannot reach the AWS endpoint {self.endpoint_url or 'for ' + self.settings.region}: "
+                "check --endpoint-url / --region and your network"
+            ) from None
+        except botocore.exceptions.ClientError as exc:
+            raise UserError(f"the credentials were rejected: {exc}") from None
+
+
+def retry(
+    fn: Callable[[], T],
+    *,
+    should_retry: Callable[[BaseException], bool],
+    attempts: int = 10,
+    base_delay: float = 0.5,
+    max_delay: float = 8.0,
+    on_wait: Callable[[str, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call fn, retrying errors should_retry accepts, with capped exponential backoff and full jitter."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - filtered by should_retry
+            if attempt == attempts or not should_retry(exc):
+                raise
+            delay = random.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))
+            if on_wait:
+                on_wait(f"{error_code(exc) or type(exc).__name__}: retrying", delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def is_propagation_delay(exc: BaseException) -> bool:
+    """IAM is eventually consistent: a new role may not be assumable by Lambda for a few seconds."""
+    msg = str(exc)
+    return error_code(exc) == "InvalidParameterValueException" and (
+        "cannot be assumed" in msg or "role defined for the function" in msg or "not authorized" in msg
+    )
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Lambda rejects changes while a previous update is in progress."""
+    return error_code(exc) in {"ResourceConflictException", "ResourceInUseException", "TooManyRequestsException"}

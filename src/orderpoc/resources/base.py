@@ -1,0 +1,115 @@
+"""The small lifecycle every resource kind shares: find, create, update, delete, figures.
+
+A resource kind is a stateless object. The engine hands it a Context (clients, account, region,
+tags, a progress callback), the resource's physical name and its *desired* config, a plain dict
+whose values are already resolved (ARNs of dependencies filled in).
+
+- find(ctx, name, desired)          -> Live | None    read-only; None when it does not exist
+- create(ctx, name, desired)        -> Live           must be safe to call after find said None
+- update(ctx, name, live, desired)  -> Live           only called when drift(live, desired) is non-empty
+- delete(ctx, name, outputs)        -> bool           True if deleted, False if it was already gone
+- drift(live, desired)              -> list[str]      human-readable differences; [] means in sync
+- figures(ctx, live)                -> dict           operator figures for `status` (queue depth...)
+
+Live.config is the observed configuration normalised to the *same shape* as the desired config, so
+the default drift() is a plain key-by-key comparison. Live.outputs is what other resources and the
+state file need (arn, id, url...). Never put secrets (API key values) in either.
+
+Keys of the desired config that start with "_" (e.g. "_zip": the code bytes) are inputs only: they
+are neither compared by drift() nor hashed into the state file.
+
+delete() must work from the name alone (outputs is None when the state file is lost) and treat
+"not found" as done. It waits until the resource is really gone when later deletes depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderpoc.aws import Clients
+
+Outputs = dict[str, Any]
+Config = dict[str, Any]
+
+
+@dataclass
+class Context:
+    clients: Clients
+    account: str
+    region: str
+    stack: str
+    tags: dict[str, str]
+    # progress detail for the user, e.g. ctx.say("waiting for table ACTIVE")
+    say: Callable[[str], None] = field(default=lambda message: None)
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
+
+
+@dataclass
+class Live:
+    outputs: Outputs
+    config: Config
+
+
+def canonical(value: Any) -> str:
+    """Stable text form for comparing and hashing configs (dict order and JSON strings normalised)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def diff_config(desired: Config, observed: Config, prefix: str = "") -> list[str]:
+    """Differences between desired and observed, key by key; keys only in observed are ignored."""
+    problems: list[str] = []
+    for key, want in desired.items():
+        if key.startswith("_"):
+            continue
+        have = observed.get(key)
+        label = f"{prefix}{key}"
+        if isinstance(want, dict) and isinstance(have, dict):
+            problems.extend(diff_config(want, have, prefix=f"{label}."))
+        elif canonical(want) != canonical(have):
+            problems.append(f"{label}: {_short(have)} -> {_short(want)}")
+    return problems
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = canonical(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Resource:
+    """Base class with the defaults most kinds want; subclasses set `kind` and override the rest."""
+
+    kind: str = "resource"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        raise NotImplementedError
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        raise NotImplementedError
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        raise NotImplementedError
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        raise NotImplementedError
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        return diff_config(desired, live.config)
+
+    def figures(self, ctx: Context, live: Live) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,141 @@
+"""Who and where: stack name rules, target, region, paths. Pure values, no AWS calls."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orderpoc.errors import UserError
+
+DEFAULT_STACK = "orderpoc"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_LOCAL_PORT = 4566
+TARGETS = ("local", "aws")
+TAG_KEY = "orderpoc:stack"
+
+# The longest derived name is "{stack}-orders-dlq" (SQS: 80) or "{stack}-processor" (IAM role: 64,
+# Lambda: 64); usage plan / API names are generous. 32 leaves room everywhere, including the
+# "{stack}-processor-dlq-..." style names a future resource might add.
+MAX_STACK_LEN = 32
+_STACK_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+def validate_stack(stack: str) -> str:
+    if not (2 <= len(stack) <= MAX_STACK_LEN) or not _STACK_RE.match(stack) or "--" in stack:
+        raise UserError(
+            f"invalid stack name {stack!r}: use 2-{MAX_STACK_LEN} lowercase letters, digits and "
+            "single dashes, starting with a letter and not ending with a dash"
+        )
+    return stack
+
+
+def validate_region(region: str) -> str:
+    import boto3  # deferred: settings stays cheap to import
+
+    known = set(boto3.session.Session().get_available_regions("sqs"))
+    if region not in known and not _REGION_RE.match(region or ""):
+        raise UserError(f"unknown region {region!r}: use an AWS region code such as us-east-1")
+    if region not in known:
+        # Well-formed but not in botocore's list: a region newer than this botocore, or a typo.
+        raise UserError(
+            f"unknown region {region!r}: botocore {_botocore_version()} does not know it; "
+            "check the spelling or upgrade boto3"
+        )
+    return region
+
+
+def _botocore_version() -> str:
+    import botocore
+
+    return botocore.__version__
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every physical name derives from the stack name, so resources can be found without state."""
+
+    stack: str
+
+    def _n(self, suffix: str) -> str:
+        return f"{self.stack}-{suffix}"
+
+    @property
+    def table(self) -> str:
+        return self._n("orders")
+
+    @property
+    def queue(self) -> str:
+        return self._n("orders")
+
+    @property
+    def dlq(self) -> str:
+        return self._n("orders-dlq")
+
+    @property
+    def topic(self) -> str:
+        return self._n("order-events")
+
+    @property
+    def notifier_failures(self) -> str:
+        """On-failure destination of the stream mapping (records the notifier could not handle)."""
+        return self._n("notifier-failures")
+
+    def function(self, fn: str) -> str:
+        return self._n(fn)
+
+    def role(self, fn: str) -> str:
+        return self._n(fn)
+
+    def log_group(self, fn: str) -> str:
+        return f"/aws/lambda/{self.function(fn)}"
+
+    @property
+    def api(self) -> str:
+        return self._n("api")
+
+    @property
+    def api_key(self) -> str:
+        return self._n("key")
+
+    @property
+    def usage_plan(self) -> str:
+        return self._n("plan")
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str = DEFAULT_STACK
+    target: str = "local"
+    region: str = DEFAULT_REGION
+    profile: str | None = None
+    endpoint_url: str | None = None
+    state_dir: Path = field(default_factory=lambda: Path(".orderpoc"))
+    local_port: int = DEFAULT_LOCAL_PORT
+
+    def __post_init__(self) -> None:
+        validate_stack(self.stack)
+        if self.target not in TARGETS:
+            raise UserError(f"unknown target {self.target!r}: use one of {', '.join(TARGETS)}")
+        if not (1 <= self.local_port <= 65535):
+            raise UserError(f"invalid local port {self.local_port}: use 1-65535")
+
+    @property
+    def names(self) -> Names:
+        return Names(self.stack)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {TAG_KEY: self.stack}
+
+    @property
+    def effective_endpoint(self) -> str | None:
+        """The endpoint boto3 talks to: the embedded AWS for `local`, else --endpoint-url or None."""
+        if self.target == "local":
+            return self.endpoint_url or f"http://127.0.0.1:{self.local_port}"
+        return self.endpoint_url
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / f"{self.stack}.{self.target}.json"
