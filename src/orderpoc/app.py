@@ -1,0 +1,163 @@
+"""The commands' logic, free of click and rich: settings in, results and engine events out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderpoc import package, stack
+from orderpoc.aws import Clients
+from orderpoc.engine import Engine, Event, Report
+from orderpoc.resources.base import Context, Outputs
+from orderpoc.settings import TAG_KEY, Settings
+from orderpoc.state import State, locked
+
+OnEvent = Callable[[Event], None]
+NOTICE_RESTARTED = (
+    "the local AWS was restarted since this stack was deployed (it keeps resources in memory): "
+    "they are gone; `orderpoc up` rebuilds them"
+)
+
+
+@dataclass
+class Session:
+    settings: Settings
+    clients: Clients
+    ctx: Context
+    state: State
+    notices: list[str] = field(default_factory=list)
+    boot_id: str | None = None
+
+    def engine(self, on_event: OnEvent, notify_email: str | None = None) -> Engine:
+        specs = stack.build_specs(self.ctx, self.settings.names, package.build_all(), notify_email)
+        return Engine(specs, self.ctx, self.state, on_event)
+
+    def invoke_url(self, outputs: dict[str, Outputs | None]) -> str | None:
+        """Where to POST /order: LocalStack-style on the emulator or a custom endpoint, else AWS's."""
+        api, stage = outputs.get("api"), outputs.get("stage")
+        if not api or not stage:
+            return None
+        if self.clients.endpoint_url:
+            return f"{self.clients.endpoint_url.rstrip('/')}/restapis/{api['id']}/{stack.STAGE}/_user_request_"
+        return str(stage["invoke_url"])
+
+
+@contextmanager
+def open_session(settings: Settings, *, lock: bool = True) -> Iterator[Session]:
+    """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock."""
+    boot_id = None
+    if settings.target == "local":
+        from orderpoc.local import lifecycle  # deferred: only the local target needs the emulator
+
+        boot_id = lifecycle.ensure_running(settings.state_dir, settings.local_port).boot_id
+    clients = Clients(settings)
+    account = clients.account_id()
+    ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
+    state_path = settings.state_file
+    with locked(state_path) if lock else _nothing():
+        state = State.load(state_path)
+        state.check_identity(account=account, region=settings.region, endpoint=clients.endpoint_url)
+        session = Session(settings, clients, ctx, state, boot_id=boot_id)
+        recorded_boot = state.data.get("local_boot_id")
+        if boot_id and recorded_boot and recorded_boot != boot_id and state.resources:
+            session.notices.append(NOTICE_RESTARTED)
+        yield session
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@dataclass
+class UpResult:
+    outputs: dict[str, Outputs]
+    invoke_url: str | None
+    seconds: float
+    actions: dict[str, str]
+
+
+def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None) -> tuple[Session, UpResult]:
+    actions: dict[str, str] = {}
+
+    def track(event: Event) -> None:
+        if event.phase == "done":
+            actions[event.key] = event.action
+        on_event(event)
+
+    started = time.monotonic()
+    with open_session(settings) as session:
+        session.state.set_identity(
+            stack=settings.stack, target=settings.target, account=session.ctx.account,
+            region=settings.region, endpoint=session.clients.endpoint_url, local_boot_id=session.boot_id,
+        )
+        outputs = session.engine(track, notify_email).apply()
+        result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - started, actions)
+        if result.invoke_url and session.state.data.get("invoke_url") != result.invoke_url:
+            session.state.set_identity(invoke_url=result.invoke_url)
+        return session, result
+
+
+@dataclass
+class DownResult:
+    seconds: float
+    leftovers: list[str]
+
+
+def down(settings: Settings, on_event: OnEvent) -> DownResult:
+    started = time.monotonic()
+    with open_session(settings) as session:
+        session.engine(on_event).destroy()
+        leftovers = tagged_resources(session)
+        if not leftovers:
+            session.state.remove_file()
+        return DownResult(time.monotonic() - started, leftovers)
+
+
+def tagged_resources(session: Session) -> list[str]:
+    """ARNs still tagged with this stack, as the Resource Groups Tagging API sees them."""
+    client = session.clients("resourcegroupstaggingapi")
+    arns: list[str] = []
+    for page in client.get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": TAG_KEY, "Values": [session.settings.stack]}]
+    ):
+        arns.extend(item["ResourceARN"] for item in page.get("ResourceTagMappingList", []))
+    return arns
+
+
+@dataclass
+class StatusResult:
+    reports: list[Report]
+    extras: dict[str, str]
+    notices: list[str]
+
+    @property
+    def healthy(self) -> bool:
+        return all(report.state == "ok" for report in self.reports)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "healthy": self.healthy,
+            "resources": [report.__dict__ for report in self.reports],
+            **self.extras,
+            "notices": self.notices,
+        }
+
+
+def status(settings: Settings) -> StatusResult:
+    with open_session(settings, lock=False) as session:
+        reports = session.engine(lambda event: None).inspect()
+        outputs = {r.key: (r.outputs if r.state in {"ok", "drifted"} else None) for r in reports}
+        extras = {"invoke_url": session.invoke_url(outputs) or ""}
+        if not session.state.exists and any(r.state != "missing" for r in reports):
+            session.notices.append("no state file: resources were found by their names")
+        if settings.target == "local":
+            from orderpoc.local import notifications
+
+            latest = notifications.read_outbox(settings.state_dir, limit=1)
+            if latest:
+                extras["latest_email"] = f"{latest[-1].get('subject', '')} -> {latest[-1].get('endpoint', '')}"
+        return StatusResult(reports, extras, session.notices)

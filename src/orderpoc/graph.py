@@ -1,0 +1,93 @@
+"""Run jobs over a dependency graph: each node starts as soon as its dependencies succeeded.
+
+The critical path, not the sum of the nodes, sets the wall time. A node whose dependency failed
+is skipped (never started), so a failure never cascades into half-configured resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+
+class CycleError(ValueError):
+    pass
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    value: Any = None
+    error: BaseException | None = None
+    skipped: bool = False
+
+
+def topological(deps: Mapping[str, tuple[str, ...]]) -> list[str]:
+    order: list[str] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in done:
+            return
+        if node in visiting:
+            raise CycleError(f"dependency cycle through {node!r}")
+        visiting.add(node)
+        for dep in deps[node]:
+            visit(dep)
+        visiting.discard(node)
+        done.add(node)
+        order.append(node)
+
+    for node in deps:
+        visit(node)
+    return order
+
+
+def reverse(deps: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Dependents become dependencies: for deleting in reverse order."""
+    rev: dict[str, list[str]] = {node: [] for node in deps}
+    for node, parents in deps.items():
+        for parent in parents:
+            rev[parent].append(node)
+    return {node: tuple(children) for node, children in rev.items()}
+
+
+def run(
+    deps: Mapping[str, tuple[str, ...]],
+    job: Callable[[str, Mapping[str, Any]], Any],
+    *,
+    max_workers: int = 8,
+    on_skip: Callable[[str], None] | None = None,
+) -> dict[str, Outcome]:
+    """Call job(node, values_of_its_deps) for every node, in parallel where the graph allows."""
+    topological(deps)  # fail fast on cycles or unknown names
+    outcomes: dict[str, Outcome] = {}
+    pending = dict(deps)
+    running: dict[Future[Any], str] = {}
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        while pending or running:
+            for node in list(pending):
+                parents = pending[node]
+                if any(p in outcomes and not outcomes[p].ok for p in parents):
+                    outcomes[node] = Outcome(ok=False, skipped=True)
+                    del pending[node]
+                    if on_skip:
+                        on_skip(node)
+                elif all(p in outcomes for p in parents):
+                    values = {p: outcomes[p].value for p in parents}
+                    running[pool.submit(job, node, values)] = node
+                    del pending[node]
+            if not running:
+                continue  # only skips happened this round; re-scan
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                node = running.pop(future)
+                error = future.exception()
+                outcomes[node] = (
+                    Outcome(ok=True, value=future.result()) if error is None else Outcome(ok=False, error=error)
+                )
+    return outcomes
