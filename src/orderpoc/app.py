@@ -11,6 +11,7 @@ from typing import Any
 from orderpoc import package, stack
 from orderpoc.aws import Clients
 from orderpoc.engine import Engine, Event, Report
+from orderpoc.probe import sweep_probes
 from orderpoc.resources.base import Context, Outputs
 from orderpoc.settings import TAG_KEY, Settings
 from orderpoc.state import State, locked
@@ -110,6 +111,7 @@ class DownResult:
 def down(settings: Settings, on_event: OnEvent) -> DownResult:
     started = time.monotonic()
     with open_session(settings) as session:
+        sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
         session.engine(on_event).destroy()
         leftovers = tagged_resources(session)
         if not leftovers:

@@ -1,0 +1,173 @@
+"""send-test-order --count N: many orders at once, then every one accounted for at every hop."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderpoc.probe import Endpoints, Subscription
+from orderpoc.resources.base import Context
+from orderpoc.trace import HOPS, post_order, sample_order
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class LoadResult:
+    sent: int
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)  # HTTP status -> count
+    stored: int = 0
+    notified: int = 0
+    duplicates: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
+    latencies: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    seconds: float = 0.0
+    orders_per_second: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.duplicates and not any(self.missing.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "sent": self.sent, "accepted": self.accepted, "rejected": dict(self.rejected),
+                "stored": self.stored, "notified": self.notified, "duplicates": self.duplicates,
+                "missing": self.missing, "latencySeconds": self.latencies, "seconds": round(self.seconds, 3),
+                "ordersPerSecond": round(self.orders_per_second, 1)}
+
+
+class _Tracker:
+    """Times of each hop per orderId, filled by the senders, the table poller and the topic reader."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent_at: dict[str, float] = {}
+        self.hops: dict[str, dict[str, float]] = {hop: {} for hop in HOPS}
+        self.notifications: Counter = Counter()
+        self.rejected: Counter = Counter()
+        self.ids_by_key: dict[str, str] = {}
+
+
+def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, count: int, concurrency: int,
+             rate: float | None, timeout: float, on_progress: Callable[[str, int], None]) -> LoadResult:
+    run_id = secrets.token_hex(4)
+    tracker = _Tracker()
+    started = time.monotonic()
+
+    def send(index: int) -> None:
+        if rate:
+            time.sleep(max(0.0, started + index / rate - time.monotonic()))
+        sent = time.monotonic()
+        response = post_order(endpoints, sample_order(customer=f"load-{run_id}", quantity=1 + index % 5),
+                              idempotency_key=f"{run_id}-{index}")
+        order_id = (response.json() or {}).get("orderId") if response.status == 202 else None
+        with tracker.lock:
+            if order_id:
+                tracker.sent_at[order_id] = sent
+                tracker.hops["accepted"][order_id] = response.seconds
+                tracker.ids_by_key[f"{run_id}-{index}"] = order_id
+            else:
+                tracker.rejected[response.status] += 1
+        on_progress("accepted", 1)
+
+    stop = threading.Event()
+    watchers = [threading.Thread(target=_watch_table, args=(ctx, endpoints, tracker, stop, on_progress), daemon=True),
+                threading.Thread(target=_watch_topic, args=(subscription, tracker, stop, on_progress), daemon=True)]
+    for watcher in watchers:
+        watcher.start()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(send, range(count)))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _complete(tracker):
+        time.sleep(0.1)
+    stop.set()
+    for watcher in watchers:
+        watcher.join(timeout=25)
+    result = _summarise(tracker, count, started)
+    # A second row for one order would be a duplicate the topic never shows: count the rows.
+    result.duplicates += max(0, _rows_for(ctx, endpoints, f"load-{run_id}") - result.accepted)
+    return result
+
+
+def _rows_for(ctx: Context, endpoints: Endpoints, customer: str) -> int:
+    pages = ctx.clients("dynamodb").get_paginator("scan").paginate(
+        TableName=endpoints.table, FilterExpression="customerId = :c",
+        ExpressionAttributeValues={":c": {"S": customer}}, Select="COUNT", ConsistentRead=True)
+    return sum(page["Count"] for page in pages)
+
+
+def _complete(tracker: _Tracker) -> bool:
+    with tracker.lock:
+        ids = set(tracker.sent_at)
+        return ids <= set(tracker.hops["stored"]) and ids <= set(tracker.hops["notified"])
+
+
+def _watch_table(ctx: Context, endpoints: Endpoints, tracker: _Tracker, stop: threading.Event,
+                 on_progress: Callable[[str, int], None]) -> None:
+    dynamodb = ctx.clients("dynamodb")
+    while not stop.is_set():
+        with tracker.lock:
+            waiting = [oid for oid in tracker.sent_at if oid not in tracker.hops["stored"]]
+        for start in range(0, len(waiting), 100):
+            keys = [{"orderId": {"S": oid}} for oid in waiting[start:start + 100]]
+            response = dynamodb.batch_get_item(RequestItems={endpoints.table: {
+                "Keys": keys, "ConsistentRead": True, "ProjectionExpression": "orderId"}})
+            now = time.monotonic()
+            found = [item["orderId"]["S"] for item in response["Responses"].get(endpoints.table, [])]
+            with tracker.lock:
+                for oid in found:
+                    tracker.hops["stored"][oid] = now - tracker.sent_at[oid]
+            if found:
+                on_progress("stored", len(found))
+        stop.wait(0.2)
+
+
+def _watch_topic(subscription: Subscription, tracker: _Tracker, stop: threading.Event,
+                 on_progress: Callable[[str, int], None]) -> None:
+    while not stop.is_set():
+        notes = subscription.receive(wait=1)
+        now = time.monotonic()
+        new = 0
+        with tracker.lock:
+            for note in notes:
+                oid = note["body"].get("orderId")
+                tracker.notifications[oid] += 1
+                if oid in tracker.sent_at and oid not in tracker.hops["notified"]:
+                    tracker.hops["notified"][oid] = now - tracker.sent_at[oid]
+                    new += 1
+        if new:
+            on_progress("notified", new)
+
+
+def _summarise(tracker: _Tracker, count: int, started: float) -> LoadResult:
+    ids = set(tracker.sent_at)
+    result = LoadResult(sent=count, accepted=len(ids), rejected=tracker.rejected)
+    result.stored = len(ids & set(tracker.hops["stored"]))
+    result.notified = len(ids & set(tracker.hops["notified"]))
+    result.duplicates = sum(n - 1 for oid, n in tracker.notifications.items() if oid in ids and n > 1)
+    result.duplicates += len(tracker.ids_by_key) - len(set(tracker.ids_by_key.values()))
+    result.missing = {"stored": len(ids) - result.stored, "notified": len(ids) - result.notified}
+    for hop in HOPS:
+        values = list(tracker.hops[hop].values())
+        result.latencies[hop] = {f"p{p}": _round(percentile(values, p)) for p in (50, 90, 99)}
+    finished = [tracker.sent_at[oid] + t for oid, t in tracker.hops["notified"].items() if oid in ids]
+    result.seconds = (max(finished) if finished else time.monotonic()) - started
+    result.orders_per_second = result.notified / result.seconds if result.seconds > 0 else 0.0
+    return result
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

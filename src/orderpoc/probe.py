@@ -1,0 +1,138 @@
+"""Observe a deployed stack from outside: find its endpoints and a temporary topic subscription.
+
+The temporary SQS queue is named `{stack}-probe-{random}` and tagged with the stack, so `down`
+removes one left behind by a killed run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from orderpoc.aws import is_not_found
+from orderpoc.errors import UserError
+from orderpoc.resources.base import Context
+from orderpoc.settings import Names
+
+PROBE_PREFIX = "probe-"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What send-test-order needs to reach the stack; the API key value lives only in memory."""
+
+    invoke_url: str
+    api_key: str
+    table: str
+    topic_arn: str
+    dlq_url: str | None
+
+
+def find_endpoints(ctx: Context, names: Names, endpoint_url: str | None, stage: str) -> Endpoints:
+    apigw = ctx.clients("apigateway")
+    apis = [a for page in apigw.get_paginator("get_rest_apis").paginate() for a in page["items"]
+            if a["name"] == names.api]
+    keys = apigw.get_api_keys(nameQuery=names.api_key, includeValues=True).get("items", [])
+    keys = [k for k in keys if k["name"] == names.api_key]
+    if not apis or not keys:
+        raise UserError(f"stack {ctx.stack!r} has no API or API key here: run `orderpoc up` first")
+    api_id = apis[0]["id"]
+    if endpoint_url:
+        invoke_url = f"{endpoint_url.rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
+    else:
+        invoke_url = f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com/{stage}"
+    try:
+        dlq_url = ctx.clients("sqs").get_queue_url(QueueName=names.dlq)["QueueUrl"]
+    except Exception as exc:  # noqa: BLE001 - the DLQ only feeds hints
+        if not is_not_found(exc):
+            raise
+        dlq_url = None
+    return Endpoints(invoke_url, keys[0]["value"], names.table, ctx.arn("sns", names.topic), dlq_url)
+
+
+class Subscription:
+    """A temporary queue subscribed to the topic; receive() yields the notifications' messages."""
+
+    def __init__(self, ctx: Context, queue_url: str, subscription_arn: str) -> None:
+        self.sqs = ctx.clients("sqs")
+        self.queue_url = queue_url
+        self.subscription_arn = subscription_arn
+
+    def receive(self, wait: float = 1.0) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=max(0, min(20, int(wait))),
+        )
+        messages = response.get("Messages", [])
+        if messages:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        notifications = []
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            try:
+                body = json.loads(envelope.get("Message", "{}"))
+            except ValueError:
+                body = {"raw": envelope.get("Message")}
+            notifications.append({"subject": envelope.get("Subject"), "body": body, "received": time.time()})
+        return notifications
+
+
+@contextmanager
+def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscription]:
+    """Subscribe a fresh queue to the topic; unsubscribe and delete it afterwards, even on Ctrl-C."""
+    sqs, sns = ctx.clients("sqs"), ctx.clients("sns")
+    name = f"{ctx.stack}-{PROBE_PREFIX}{secrets.token_hex(4)}"
+    queue_url = sqs.create_queue(
+        QueueName=name, Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "3600"},
+        tags=dict(ctx.tags),
+    )["QueueUrl"]
+    subscription_arn = None
+    try:
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        # On real AWS, SNS may only deliver to a queue whose policy lets this topic send to it.
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+        }]}
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        subscription_arn = sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        yield Subscription(ctx, queue_url, subscription_arn)
+    finally:
+        remove_probe(ctx, queue_url, subscription_arn)
+
+
+def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> None:
+    for call in (
+        lambda: subscription_arn and ctx.clients("sns").unsubscribe(SubscriptionArn=subscription_arn),
+        lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url),
+    ):
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - already gone is fine
+            if not is_not_found(exc):
+                raise
+
+
+def sweep_probes(ctx: Context) -> list[str]:
+    """Remove probe queues (and their subscriptions) a killed send-test-order left behind."""
+    sqs, sns = ctx.clients("sqs"), ctx.clients("sns")
+    urls = sqs.list_queues(QueueNamePrefix=f"{ctx.stack}-{PROBE_PREFIX}").get("QueueUrls", [])
+    removed = []
+    for url in urls:
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for page in sns.get_paginator("list_subscriptions").paginate():
+            for sub in page["Subscriptions"]:
+                if sub["Endpoint"] == arn and sub["SubscriptionArn"].startswith("arn:"):
+                    remove_probe(ctx, url, sub["SubscriptionArn"])
+        remove_probe(ctx, url, None)
+        removed.append(url)
+    return removed
