@@ -1,0 +1,68 @@
+"""End-to-end fixtures: the real CLI in a subprocess against the embedded AWS on a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+    cwd: Path
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "orderpoc", *args], cwd=self.cwd, env=self.env,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"orderpoc {' '.join(args)} exited {result.returncode}\n"
+                                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def json(self, *args: str, check: bool = True) -> dict:
+        return json.loads(self.run(*args, "--json", check=check).stdout)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.env['ORDERPOC_LOCAL_PORT']}"
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@pytest.fixture(scope="session")
+def cli(tmp_path_factory) -> Iterator[Cli]:
+    """One emulator for the e2e session; stopped at the end, and nothing may be left running."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERPOC_"))}
+    env.update(ORDERPOC_LOCAL_PORT=str(free_port()), ORDERPOC_STATE_DIR=str(workdir / "state"),
+               ORDERPOC_STACK="e2e", COLUMNS="200")
+    runner = Cli(env, workdir)
+    try:
+        yield runner
+    finally:
+        runner.run("local", "stop", check=False)
+        pid_files = list((workdir / "state" / "local").glob("*.pid"))
+        assert pid_files == [], f"pid files left behind: {pid_files}"
+
+
+@pytest.fixture(scope="session")
+def deployed(cli: Cli) -> dict:
+    """`orderpoc up` once for the tests that only need a running stack."""
+    return cli.json("up")

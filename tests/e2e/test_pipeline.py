@@ -1,0 +1,150 @@
+"""The whole pipeline on the embedded AWS, driven through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from orderpoc import http
+
+pytestmark = pytest.mark.e2e
+
+
+def _api_key(cli) -> str:
+    keys = cli.client("apigateway").get_api_keys(nameQuery="e2e-key", includeValues=True)["items"]
+    return keys[0]["value"]
+
+
+def _wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def test_up_reports_every_resource_and_rerun_is_unchanged(cli, deployed):
+    assert deployed["invoke_url"].startswith(f"{cli.endpoint}/restapis/")
+    assert set(deployed["actions"].values()) <= {"create", "unchanged"}
+    again = cli.json("up")
+    assert set(again["actions"].values()) == {"unchanged"}
+    status = cli.json("status")
+    assert status["healthy"] is True
+    assert {r["state"] for r in status["resources"]} == {"ok"}
+
+
+def test_an_order_goes_through_every_hop(cli, deployed):
+    sqs, sns = cli.client("sqs"), cli.client("sns")
+    topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":e2e-order-events"))
+    watch_url = sqs.create_queue(QueueName="e2e-test-watch")["QueueUrl"]
+    watch_arn = sqs.get_queue_attributes(QueueUrl=watch_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=watch_arn)["SubscriptionArn"]
+    try:
+        url = deployed["invoke_url"] + "/order"
+        order = {"customerId": "c-e2e", "items": [{"sku": "A-1", "quantity": 3, "unitPrice": "2.50"}]}
+        response = http.post_json(url, order, {"x-api-key": _api_key(cli)})
+        assert response.status == 202, response.body
+        order_id = response.json()["orderId"]
+        item = _wait_for(lambda: cli.client("dynamodb").get_item(
+            TableName="e2e-orders", Key={"orderId": {"S": order_id}}).get("Item"))
+        assert item["customerId"]["S"] == "c-e2e"
+
+        def notified():
+            for message in sqs.receive_message(QueueUrl=watch_url, WaitTimeSeconds=1).get("Messages", []):
+                body = json.loads(json.loads(message["Body"])["Message"])
+                if body.get("orderId") == order_id:
+                    return body
+            return None
+
+        body = _wait_for(notified)
+        assert body["customerId"] == "c-e2e"
+        got = http.request("GET", f"{url}/{order_id}", headers={"x-api-key": _api_key(cli)})
+        assert got.status == 200 and got.json()["orderId"] == order_id
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription)
+        sqs.delete_queue(QueueUrl=watch_url)
+
+
+def test_api_key_and_validator_are_enforced(cli, deployed):
+    url = deployed["invoke_url"] + "/order"
+    good = {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": 1}]}
+    assert http.post_json(url, good, {}).status == 403
+    assert http.post_json(url, good, {"x-api-key": "not-a-key"}).status == 403
+    bad = http.post_json(url, {"customerId": "c", "items": []}, {"x-api-key": _api_key(cli)})
+    assert bad.status == 400 and "message" in bad.json()
+
+
+def test_send_test_order_passes_and_leaves_no_probe_queue(cli, deployed):
+    result = cli.json("send-test-order")
+    assert result["ok"] is True and set(result["hops"]) == {"accepted", "stored", "notified"}
+    assert cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", []) == []
+
+
+def test_send_test_order_invalid(cli, deployed):
+    result = cli.json("send-test-order", "--invalid")
+    assert result["ok"] is True, result
+    assert result["stored"] == 0
+
+
+def test_load_mode_loses_and_duplicates_nothing(cli, deployed):
+    result = cli.json("send-test-order", "--count", "300", "--concurrency", "8", "--timeout", "120")
+    assert result["ok"] is True, result
+    assert result["accepted"] == result["stored"] == result["notified"] == 300
+    assert result["duplicates"] == 0 and result["missing"] == {"stored": 0, "notified": 0}
+    assert cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", []) == []
+
+
+def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, deployed):
+    lam = cli.client("lambda")
+    mapping = next(m for m in lam.list_event_source_mappings(FunctionName="e2e-processor")["EventSourceMappings"])
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    result = cli.run("send-test-order", "--timeout", "5", "--json", check=False)
+    assert result.returncode == 1
+    trace = json.loads(result.stdout)
+    assert trace["failedHop"] == "stored"
+    status = cli.run("status", "--json", check=False)
+    assert status.returncode == 1
+    drifted = [r for r in json.loads(status.stdout)["resources"] if r["state"] == "drifted"]
+    assert [r["key"] for r in drifted] == ["esm:processor"]
+    repaired = cli.json("up")
+    assert repaired["actions"]["esm:processor"] == "update"
+    # the order that waited in the queue is processed once the mapping is enabled again
+    _wait_for(lambda: cli.client("dynamodb").get_item(
+        TableName="e2e-orders", Key={"orderId": {"S": trace["orderId"]}}).get("Item"))
+    assert cli.json("send-test-order")["ok"] is True
+
+
+def test_bad_input_is_one_line_and_exit_2(cli):
+    for args in (["up", "--stack", "Bad_Name"], ["status", "--region", "mars-1"],
+                 ["status", "--target", "aws", "--endpoint-url", "http://127.0.0.1:9"]):
+        result = cli.run(*args, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    no_creds = cli.run("status", "--target", "aws", check=False)
+    assert no_creds.returncode == 2 and "credentials" in no_creds.stderr
+
+
+def test_restart_loses_resources_and_up_rebuilds(cli, deployed):
+    cli.run("local", "stop")
+    cli.run("local", "start")
+    status = cli.run("status", "--json", check=False)
+    assert status.returncode == 1
+    document = json.loads(status.stdout)
+    assert any("restarted" in notice for notice in document["notices"])
+    rebuilt = cli.json("up")
+    assert set(rebuilt["actions"].values()) == {"create"}
+    assert cli.json("send-test-order")["ok"] is True
+
+
+def test_down_leaves_nothing(cli, deployed):
+    result = cli.json("down")
+    assert result["leftovers"] == []
+    assert cli.client("sqs").list_queues(QueueNamePrefix="e2e-").get("QueueUrls", []) == []
+    assert [f for f in cli.client("lambda").list_functions()["Functions"] if f["FunctionName"].startswith("e2e-")] == []
+    assert cli.client("apigateway").get_rest_apis()["items"] == []
+    assert cli.client("dynamodb").list_tables()["TableNames"] == []
