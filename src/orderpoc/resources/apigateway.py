@@ -1,0 +1,131 @@
+"""API Gateway REST API (kind "rest_api"); stage, key and usage plan kinds are re-exported here.
+
+The API is found by name (preferring the one tagged with our stack); its insides (model, validator,
+routes, Lambda proxy integrations) are read and reconciled by apigateway_routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions
+
+from orderpoc.aws import error_code, is_not_found, retry
+from orderpoc.resources import apigateway_routes as routes
+from orderpoc.resources.apigateway_access import api_key, usage_plan
+from orderpoc.resources.apigateway_routes import find_api
+from orderpoc.resources.apigateway_stage import stage
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
+from orderpoc.resources.util import changed_tags
+
+__all__ = ["RestApi", "api_key", "find_api", "rest_api", "stage", "usage_plan"]
+
+
+def _endpoint_type(api: dict[str, Any]) -> str | None:
+    types = (api.get("endpointConfiguration") or {}).get("types") or [None]
+    return types[0]
+
+
+class RestApi(Resource):
+    kind = "rest_api"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        api = find_api(ctx, name)
+        return None if api is None else self._live(ctx, api, desired)
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        client = ctx.clients("apigateway")
+        api = client.create_rest_api(
+            name=name,
+            description=desired.get("description", ""),
+            endpointConfiguration={"types": [desired["endpoint_type"]]},
+            tags=desired.get("tags") or {},
+        )
+        root_id = api.get("rootResourceId") or next(
+            r["id"] for r in client.get_resources(restApiId=api["id"])["items"] if r["path"] == "/"
+        )
+        routes.reconcile(client, api["id"], routes.empty(root_id), desired)
+        return self._live(ctx, api, desired)
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        client = ctx.clients("apigateway")
+        api_id, have = live.outputs["id"], live.config
+        ops = []
+        if desired.get("description", "") != have.get("description"):
+            ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
+        if desired["endpoint_type"] != have.get("endpoint_type"):
+            ops.append({
+                "op": "replace", "path": f"/endpointConfiguration/types/{have.get('endpoint_type')}",
+                "value": desired["endpoint_type"],
+            })
+        if ops:
+            client.update_rest_api(restApiId=api_id, patchOperations=ops)
+        tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
+        if tags:
+            client.tag_resource(resourceArn=live.outputs["arn"], tags=tags)
+        # Re-read: reconcile needs resource/method/validator ids, which the config does not keep.
+        routes.reconcile(client, api_id, routes.observe(client, api_id, desired), desired)
+        return self._live(ctx, client.get_rest_api(restApiId=api_id), desired)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        client = ctx.clients("apigateway")
+        api_id = (outputs or {}).get("id")
+        if api_id:
+            try:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
+                client.get_rest_api(restApiId=api_id)
+            except botocore.exceptions.ClientError as exc:
+                if is_not_found(exc):
+                    return False
+                raise
+        else:
+            api = find_api(ctx, name)
+            if api is None:
+                return False
+            api_id = api["id"]
+        try:
+            # AWS allows one DeleteRestApi per 30 s per account; botocore's own throttling retries
+            # may run out when several stacks come down at once.
+            retry(
+                lambda: client.delete_rest_api(restApiId=api_id),
+                should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
+                attempts=6, base_delay=10.0, max_delay=30.0,
+                on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        # Routes compared one by one, so the message names the route and the field.
+        problems = diff_config({k: v for k, v in desired.items() if k != "routes"}, live.config)
+        have = {(r["path"], r["method"]): r for r in live.config.get("routes") or []}
+        want = {(r["path"], r["method"]): r for r in desired.get("routes") or []}
+        for (path, verb), route in want.items():
+            if (path, verb) not in have:
+                problems.append(f"route {verb} {path}: missing")
+            else:
+                problems += routes.route_diff(route, have[(path, verb)], prefix=f"route {verb} {path}: ")
+        problems += [f"route {verb} {path}: not desired" for path, verb in have if (path, verb) not in want]
+        return problems
+
+    def _live(self, ctx: Context, api: dict[str, Any], desired: Config) -> Live:
+        snap = routes.observe(ctx.clients("apigateway"), api["id"], desired)
+        config = {
+            "description": api.get("description") or "",
+            "endpoint_type": _endpoint_type(api),
+            "tags": api.get("tags") or {},
+            **snap.config,
+        }
+        outputs = {
+            "id": api["id"],
+            "name": api["name"],
+            "root_id": api.get("rootResourceId") or snap.resource_ids.get("/"),
+            "arn": f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api['id']}",
+            "execute_arn": ctx.arn("execute-api", api["id"]),
+        }
+        return Live(outputs=outputs, config=config)
+
+
+rest_api = RestApi()

@@ -1,0 +1,218 @@
+"""Who may call the API and how much: kinds "api_key" and "usage_plan".
+
+The key's secret value is never read (includeValue stays False) and never lands in outputs, config
+or the state file; `orderpoc` fetches it only when a command needs to call the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions
+
+from orderpoc.aws import is_not_found
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
+from orderpoc.resources.util import changed_tags, paginate
+from orderpoc.settings import TAG_KEY
+
+
+def _pick(ctx: Context, items: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """Names are not unique here: prefer ours (tagged with the stack), then the oldest."""
+    named = [i for i in items if i.get("name") == name]
+    tagged = [i for i in named if (i.get("tags") or {}).get(TAG_KEY) == ctx.stack]
+    return min(tagged or named, key=lambda i: (str(i.get("createdDate", "")), i["id"]), default=None)
+
+
+def _arn(ctx: Context, path: str) -> str:
+    return f"arn:{ctx.partition}:apigateway:{ctx.region}::/{path}"
+
+
+class ApiKey(Resource):
+    kind = "api_key"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        keys = paginate(ctx.clients("apigateway"), "get_api_keys", "items", nameQuery=name, includeValues=False)
+        key = _pick(ctx, list(keys), name)
+        return None if key is None else self._live(key)
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        key = ctx.clients("apigateway").create_api_key(
+            name=name, description=desired.get("description", ""), enabled=bool(desired["enabled"]),
+            tags=desired.get("tags") or {},
+        )
+        return self._live(key)  # _live drops the value the create response carries
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        client, key_id, have = ctx.clients("apigateway"), live.outputs["id"], live.config
+        ops = []
+        if bool(desired["enabled"]) != have.get("enabled"):
+            ops.append({"op": "replace", "path": "/enabled", "value": str(bool(desired["enabled"])).lower()})
+        if desired.get("description", "") != have.get("description"):
+            ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
+        if ops:
+            client.update_api_key(apiKey=key_id, patchOperations=ops)
+        tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
+        if tags:
+            client.tag_resource(resourceArn=_arn(ctx, f"apikeys/{key_id}"), tags=tags)
+        return self._live(client.get_api_key(apiKey=key_id, includeValue=False))
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        client = ctx.clients("apigateway")
+        key_id = (outputs or {}).get("id")
+        if key_id is None:
+            live = self.find(ctx, name, {})
+            if live is None:
+                return False
+            key_id = live.outputs["id"]
+        try:
+            client.delete_api_key(apiKey=key_id)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def _live(self, key: dict[str, Any]) -> Live:
+        config = {
+            "enabled": bool(key.get("enabled")),
+            "description": key.get("description") or "",
+            "tags": key.get("tags") or {},
+        }
+        return Live(outputs={"id": key["id"]}, config=config)
+
+
+def _num(value: Any) -> str:
+    """Patch values are text; "50" not "50.0" for whole numbers (moto int()s rateLimit, AWS takes both)."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def _throttle(t: dict[str, Any] | None) -> Config | None:
+    if not t:
+        return None
+    out = dict(t)
+    if "rateLimit" in t:
+        out["rateLimit"] = float(t["rateLimit"])  # a double on AWS; moto stores patched values as int
+    if "burstLimit" in t:
+        out["burstLimit"] = int(t["burstLimit"])
+    return out
+
+
+def _quota(q: dict[str, Any] | None) -> Config | None:
+    if not q:
+        return None
+    return {**q, "limit": int(q["limit"])} if "limit" in q else dict(q)  # moto keeps patched text
+
+
+def _align(have: list[Any], want: list[Any] | None) -> list[Any]:
+    """`have` reordered: the desired items it contains in desired order, then the rest sorted."""
+    present = {canonical(h) for h in have}
+    wanted = {canonical(w) for w in want or []}
+    return [w for w in want or [] if canonical(w) in present] + sorted(
+        (h for h in have if canonical(h) not in wanted), key=canonical
+    )
+
+
+class UsagePlan(Resource):
+    kind = "usage_plan"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        plans = list(paginate(ctx.clients("apigateway"), "get_usage_plans", "items"))
+        plan = _pick(ctx, plans, name)
+        return None if plan is None else self._live(ctx, plan, desired)
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        client = ctx.clients("apigateway")
+        params: dict[str, Any] = {
+            "name": name, "description": desired.get("description", ""),
+            "apiStages": desired.get("api_stages") or [], "tags": desired.get("tags") or {},
+        }
+        if desired.get("throttle"):
+            params["throttle"] = desired["throttle"]
+        if desired.get("quota"):
+            params["quota"] = desired["quota"]
+        plan = client.create_usage_plan(**params)
+        for key_id in desired.get("api_key_ids") or []:
+            client.create_usage_plan_key(usagePlanId=plan["id"], keyId=key_id, keyType="API_KEY")
+        return self._live(ctx, plan, desired)
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        client, plan_id, have = ctx.clients("apigateway"), live.outputs["id"], live.config
+        ops: list[dict[str, str]] = []
+        if desired.get("description", "") != have.get("description"):
+            ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
+        for part, norm in (("throttle", _throttle), ("quota", _quota)):
+            want, was = norm(desired.get(part)), have.get(part)
+            if want is None and was is not None:
+                ops.append({"op": "remove", "path": f"/{part}"})
+            elif want is not None and diff_config(want, was or {}):
+                op = "replace" if was else "add"
+                ops += [{"op": op, "path": f"/{part}/{k}", "value": _num(v) if k != "period" else v}
+                        for k, v in want.items()]
+        want_stages = {f"{s['apiId']}:{s['stage']}" for s in desired.get("api_stages") or []}
+        have_stages = {f"{s['apiId']}:{s['stage']}" for s in have.get("api_stages") or []}
+        ops += [{"op": "add", "path": "/apiStages", "value": s} for s in sorted(want_stages - have_stages)]
+        ops += [{"op": "remove", "path": "/apiStages", "value": s} for s in sorted(have_stages - want_stages)]
+        if ops:
+            client.update_usage_plan(usagePlanId=plan_id, patchOperations=ops)
+        want_keys, have_keys = set(desired.get("api_key_ids") or []), set(have.get("api_key_ids") or [])
+        for key_id in sorted(want_keys - have_keys):
+            client.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+        for key_id in sorted(have_keys - want_keys):
+            client.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
+        tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
+        if tags:
+            client.tag_resource(resourceArn=_arn(ctx, f"usageplans/{plan_id}"), tags=tags)
+        return self._live(ctx, client.get_usage_plan(usagePlanId=plan_id), desired)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        client = ctx.clients("apigateway")
+        plan_id = (outputs or {}).get("id")
+        if plan_id:
+            try:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
+                live: Live | None = self._live(ctx, client.get_usage_plan(usagePlanId=plan_id), {})
+            except botocore.exceptions.ClientError as exc:
+                if is_not_found(exc):
+                    return False
+                raise
+        else:
+            live = self.find(ctx, name, {})
+        if live is None:
+            return False
+        plan_id = live.outputs["id"]
+        # Detach first: AWS refuses to delete a plan that still has API stages.
+        stages = [{"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"}
+                  for s in live.config["api_stages"]]
+        if stages:
+            client.update_usage_plan(usagePlanId=plan_id, patchOperations=stages)
+        for key_id in live.config["api_key_ids"]:
+            client.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
+        try:
+            client.delete_usage_plan(usagePlanId=plan_id)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        want = {**desired, "throttle": _throttle(desired.get("throttle")), "quota": _quota(desired.get("quota"))}
+        return diff_config(want, live.config)
+
+    def _live(self, ctx: Context, plan: dict[str, Any], desired: Config) -> Live:
+        keys = paginate(ctx.clients("apigateway"), "get_usage_plan_keys", "items", usagePlanId=plan["id"])
+        key_ids = [k["id"] for k in keys if k.get("type", "API_KEY") == "API_KEY"]
+        stages = [{"apiId": s["apiId"], "stage": s["stage"]} for s in plan.get("apiStages") or []]
+        config = {
+            "api_stages": _align(stages, desired.get("api_stages")),
+            "throttle": _throttle(plan.get("throttle")),
+            "quota": _quota(plan.get("quota")),
+            "api_key_ids": _align(key_ids, desired.get("api_key_ids")),
+            "description": plan.get("description") or "",
+            "tags": plan.get("tags") or {},
+        }
+        return Live(outputs={"id": plan["id"]}, config=config)
+
+
+api_key = ApiKey()
+usage_plan = UsagePlan()

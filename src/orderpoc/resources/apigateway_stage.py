@@ -1,0 +1,159 @@
+"""API Gateway stage (kind "api_stage"): what clients call, pinned to a deployment of the API.
+
+The desired "revision" (a hash of the rest_api config, computed by the stack) is stored as the
+description of the deployment the stage points at. A rerun compares it with the live deployment's
+description: equal means the stage already serves this API, different means deploy again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions
+
+from orderpoc.aws import is_not_found
+from orderpoc.resources.apigateway_routes import find_api
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
+from orderpoc.resources.util import changed_tags
+from orderpoc.settings import Names
+
+# methodSettings key (as get_stage returns it) -> update_stage patch path below /{resource}/{method}/
+SETTING_PATHS = {
+    "throttlingRateLimit": "throttling/rateLimit",
+    "throttlingBurstLimit": "throttling/burstLimit",
+    "metricsEnabled": "metrics/enabled",
+    "loggingLevel": "logging/loglevel",
+    "dataTraceEnabled": "logging/dataTrace",
+    "cachingEnabled": "caching/enabled",
+}
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _settings_ops(want: dict[str, Any], have: dict[str, Any]) -> list[dict[str, str]]:
+    """Patch operations for the stage-wide (*/*) method settings that differ."""
+    ops = []
+    for key, value in want.items():
+        if key not in SETTING_PATHS:
+            raise ValueError(f"unsupported stage method setting {key!r}: use one of {sorted(SETTING_PATHS)}")
+        if canonical(value) != canonical(have.get(key)):
+            ops.append({"op": "replace", "path": f"/*/*/{SETTING_PATHS[key]}", "value": _text(value)})
+    return ops
+
+
+class ApiStage(Resource):
+    kind = "api_stage"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        api_id = desired["rest_api_id"]
+        client = ctx.clients("apigateway")
+        try:
+            found = client.get_stage(restApiId=api_id, stageName=name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):  # no such stage, or no such API
+                return None
+            raise
+        revision = None
+        if found.get("deploymentId"):
+            try:
+                revision = client.get_deployment(restApiId=api_id, deploymentId=found["deploymentId"]).get(
+                    "description"
+                )
+            except botocore.exceptions.ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        config = {
+            "rest_api_id": api_id,
+            "revision": revision,
+            "description": found.get("description") or "",
+            "tags": found.get("tags") or {},
+            "method_settings": (found.get("methodSettings") or {}).get("*/*") or {},
+        }
+        return Live(outputs=self._outputs(ctx, api_id, name, found.get("deploymentId")), config=config)
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        client = ctx.clients("apigateway")
+        api_id = desired["rest_api_id"]
+        deployment = client.create_deployment(restApiId=api_id, description=desired["revision"])
+        client.create_stage(
+            restApiId=api_id, stageName=name, deploymentId=deployment["id"],
+            description=desired.get("description", ""), tags=desired.get("tags") or {},
+        )
+        ops = _settings_ops(desired.get("method_settings") or {}, {})
+        if ops:  # create_stage takes no method settings
+            client.update_stage(restApiId=api_id, stageName=name, patchOperations=ops)
+        return self._refind(ctx, name, desired)
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        client = ctx.clients("apigateway")
+        api_id, have = desired["rest_api_id"], live.config
+        ops = _settings_ops(desired.get("method_settings") or {}, have.get("method_settings") or {})
+        old_deployment = None
+        if desired["revision"] != have.get("revision"):
+            ctx.say(f"deploying the API to stage {name}")
+            deployment = client.create_deployment(restApiId=api_id, description=desired["revision"])
+            ops.append({"op": "replace", "path": "/deploymentId", "value": deployment["id"]})
+            old_deployment = live.outputs.get("deployment_id")
+        if desired.get("description", "") != have.get("description"):
+            ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
+        if ops:
+            client.update_stage(restApiId=api_id, stageName=name, patchOperations=ops)
+        tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
+        if tags:
+            client.tag_resource(resourceArn=self._arn(ctx, api_id, name), tags=tags)
+        if old_deployment:
+            _forget_deployment(client, api_id, old_deployment)
+        return self._refind(ctx, name, desired)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        client = ctx.clients("apigateway")
+        api_id = (outputs or {}).get("rest_api_id")
+        if not api_id:  # state lost: the stage can only belong to this stack's API
+            api = find_api(ctx, Names(ctx.stack).api, require_tag=True)
+            if api is None:
+                return False
+            api_id = api["id"]
+        try:
+            deployment_id = client.get_stage(restApiId=api_id, stageName=name).get("deploymentId")
+            client.delete_stage(restApiId=api_id, stageName=name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        if deployment_id:
+            _forget_deployment(client, api_id, deployment_id)
+        return True
+
+    def _refind(self, ctx: Context, name: str, desired: Config) -> Live:
+        live = self.find(ctx, name, desired)
+        if live is None:
+            raise RuntimeError(f"stage {name} vanished right after it was written")
+        return live
+
+    def _arn(self, ctx: Context, api_id: str, name: str) -> str:
+        return f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api_id}/stages/{name}"
+
+    def _outputs(self, ctx: Context, api_id: str, name: str, deployment_id: str | None) -> Outputs:
+        domain = "amazonaws.com.cn" if ctx.partition == "aws-cn" else "amazonaws.com"
+        return {
+            "stage": name,
+            "rest_api_id": api_id,  # delete needs it; invoke_url may be rewritten for the emulator
+            "deployment_id": deployment_id,
+            "invoke_url": f"https://{api_id}.execute-api.{ctx.region}.{domain}/{name}",
+        }
+
+
+def _forget_deployment(client: Any, api_id: str, deployment_id: str) -> None:
+    """Best effort: drop a deployment no stage serves any more, so they do not pile up per change.
+
+    AWS refuses while another stage still points at it; that stage is not ours to judge, so leave it.
+    """
+    try:
+        client.delete_deployment(restApiId=api_id, deploymentId=deployment_id)
+    except botocore.exceptions.ClientError:
+        pass
+
+
+stage = ApiStage()

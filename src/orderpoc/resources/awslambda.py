@@ -1,0 +1,223 @@
+"""Lambda functions and their resource policies: kinds "lambda_function" and "lambda_permission"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.exceptions
+
+from orderpoc.aws import is_conflict, is_not_found, is_propagation_delay, retry
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
+from orderpoc.resources.util import changed_tags
+
+# desired key -> create/update_function_configuration parameter (environment is handled apart)
+_CONFIG_PARAMS = {
+    "role_arn": "Role",
+    "handler": "Handler",
+    "runtime": "Runtime",
+    "timeout": "Timeout",
+    "memory": "MemorySize",
+    "description": "Description",
+}
+_UPDATE_WAIT = {"Delay": 1, "MaxAttempts": 300}
+
+
+def _observed(conf: dict[str, Any], tags: dict[str, str]) -> Config:
+    observed: Config = {key: conf.get(param) for key, param in _CONFIG_PARAMS.items()}
+    observed["description"] = conf.get("Description") or ""
+    observed["environment"] = (conf.get("Environment") or {}).get("Variables") or {}
+    observed["code_sha256"] = conf.get("CodeSha256")
+    observed["tags"] = tags
+    return observed
+
+
+def _config_params(desired: Config, keys: list[str]) -> dict[str, Any]:
+    params = {_CONFIG_PARAMS[k]: desired[k] for k in keys if k in _CONFIG_PARAMS}
+    if "environment" in keys:
+        params["Environment"] = {"Variables": desired["environment"]}
+    return params
+
+
+def _say_retry(ctx: Context, name: str) -> Any:
+    return lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s")
+
+
+class LambdaFunction(Resource):
+    kind = "lambda_function"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        try:
+            resp = ctx.clients("lambda").get_function(FunctionName=name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        conf = resp["Configuration"]
+        return Live(
+            outputs={"arn": conf["FunctionArn"], "name": conf["FunctionName"]},
+            config=_observed(conf, resp.get("Tags") or {}),
+        )
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        client = ctx.clients("lambda")
+        keys = [k for k in [*_CONFIG_PARAMS, "environment"] if k in desired]
+        # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually
+        # consistent): retry that error only. The log group /aws/lambda/{name} is Lambda's default,
+        # so no LoggingConfig is needed (moto accepts but ignores it anyway).
+        retry(
+            lambda: client.create_function(
+                FunctionName=name,
+                Code={"ZipFile": desired["_zip"]},
+                PackageType="Zip",
+                Publish=False,
+                Tags=desired.get("tags") or {},
+                **_config_params(desired, keys),
+            ),
+            should_retry=is_propagation_delay,
+            on_wait=_say_retry(ctx, name),
+        )
+        ctx.say(f"waiting for function {name} Active")
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
+        return self._refind(ctx, name, desired)
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        client = ctx.clients("lambda")
+        have = live.config
+        if desired["code_sha256"] != have.get("code_sha256"):
+            retry(
+                lambda: client.update_function_code(
+                    FunctionName=name, ZipFile=desired["_zip"], Publish=False
+                ),
+                should_retry=is_conflict,
+                on_wait=_say_retry(ctx, name),
+            )
+            self._wait_updated(ctx, name)
+        keys = [
+            k for k in [*_CONFIG_PARAMS, "environment"]
+            if k in desired and canonical(desired[k]) != canonical(have.get(k))
+        ]
+        if keys:
+            # Conflict: a code update (ours, or someone's deploy) is still in progress.
+            retry(
+                lambda: client.update_function_configuration(
+                    FunctionName=name, **_config_params(desired, keys)
+                ),
+                should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
+                on_wait=_say_retry(ctx, name),
+            )
+            self._wait_updated(ctx, name)
+        tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
+        if tags:
+            client.tag_resource(Resource=live.outputs["arn"], Tags=tags)
+        return self._refind(ctx, name, desired)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        try:
+            ctx.clients("lambda").delete_function(FunctionName=name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        # The environment is replaced as a whole, so an extra variable is drift too (the default
+        # diff ignores keys that only exist on the live side).
+        want = {**desired, "environment": canonical(desired.get("environment") or {})}
+        have = {**live.config, "environment": canonical(live.config.get("environment") or {})}
+        return diff_config(want, have)
+
+    def _wait_updated(self, ctx: Context, name: str) -> None:
+        ctx.say(f"waiting for function {name} update")
+        ctx.clients("lambda").get_waiter("function_updated_v2").wait(
+            FunctionName=name, WaiterConfig=_UPDATE_WAIT
+        )
+
+    def _refind(self, ctx: Context, name: str, desired: Config) -> Live:
+        live = self.find(ctx, name, desired)
+        if live is None:
+            raise RuntimeError(f"function {name} vanished right after it was written")
+        return live
+
+
+def _split(name: str) -> tuple[str, str]:
+    function_name, _, statement_id = name.partition("|")
+    return function_name, statement_id
+
+
+class LambdaPermission(Resource):
+    """One statement of a function's resource policy, e.g. "API Gateway may invoke me"."""
+
+    kind = "lambda_permission"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        function_name, statement_id = _split(name)
+        try:
+            resp = ctx.clients("lambda").get_policy(FunctionName=function_name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):  # no policy at all, or no function
+                return None
+            raise
+        for st in json.loads(resp["Policy"]).get("Statement", []):
+            if st.get("Sid") == statement_id:
+                principal = st.get("Principal")
+                if isinstance(principal, dict):
+                    principal = principal.get("Service") or principal.get("AWS")
+                condition = st.get("Condition") or {}
+                return Live(
+                    outputs={"statement_id": statement_id},
+                    config={
+                        "function_name": function_name,
+                        "statement_id": statement_id,
+                        "action": st.get("Action"),
+                        "principal": principal,
+                        "source_arn": (condition.get("ArnLike") or {}).get("AWS:SourceArn"),
+                    },
+                )
+        return None
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        params: dict[str, Any] = {
+            "FunctionName": desired["function_name"],
+            "StatementId": desired["statement_id"],
+            "Action": desired["action"],
+            "Principal": desired["principal"],
+        }
+        if desired.get("source_arn"):
+            params["SourceArn"] = desired["source_arn"]
+        # Conflict: another policy change (e.g. a sibling permission) is in progress.
+        retry(
+            lambda: ctx.clients("lambda").add_permission(**params),
+            should_retry=is_conflict,
+            on_wait=_say_retry(ctx, name),
+        )
+        return Live(
+            outputs={"statement_id": desired["statement_id"]},
+            config={k: v for k, v in desired.items() if not k.startswith("_")},
+        )
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        # Statements cannot be edited in place.
+        self.delete(ctx, name, live.outputs)
+        return self.create(ctx, name, desired)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        function_name, statement_id = _split(name)
+        try:
+            retry(
+                lambda: ctx.clients("lambda").remove_permission(
+                    FunctionName=function_name, StatementId=statement_id
+                ),
+                should_retry=is_conflict,
+                on_wait=_say_retry(ctx, name),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+
+function = LambdaFunction()
+permission = LambdaPermission()

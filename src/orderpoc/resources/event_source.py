@@ -1,0 +1,203 @@
+"""Event source mappings: Lambda polling an SQS queue or a DynamoDB stream.
+
+Kind "event_source_mapping", named f"{function_name}|{source_name}" (queue or table name) so it is
+found without state: list the function's mappings, match the source ARN by that name. The desired
+config uses boto3's parameter names directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import botocore.exceptions
+
+from orderpoc.aws import error_code, is_conflict, is_not_found, is_propagation_delay, retry
+from orderpoc.errors import ResourceError
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
+from orderpoc.resources.util import paginate
+
+# What update_event_source_mapping accepts; anything else (EventSourceArn, StartingPosition...) is
+# fixed at creation, so drift there means delete and recreate.
+UPDATABLE = frozenset({
+    "FunctionName", "Enabled", "BatchSize", "FilterCriteria", "MaximumBatchingWindowInSeconds",
+    "DestinationConfig", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts", "ParallelizationFactor", "SourceAccessConfigurations",
+    "TumblingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+    "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig",
+})
+_STEADY = ("Enabled", "Disabled")
+_WAIT_SECONDS = 300.0  # SQS mappings can take a minute or two to create or delete on AWS
+
+
+def _split(name: str) -> tuple[str, str]:
+    function_name, _, source_name = name.partition("|")
+    return function_name, source_name
+
+
+def _matches(arn: str, source_name: str) -> bool:
+    if arn.split(":")[2:3] == ["sqs"]:
+        return arn.endswith(f":{source_name}")
+    return f":table/{source_name}/stream/" in arn
+
+
+def _observed(mapping: dict[str, Any]) -> Config:
+    config = {k: v for k, v in mapping.items() if k != "ResponseMetadata"}
+    config["FunctionName"] = mapping["FunctionArn"].split(":")[6]
+    config["Enabled"] = mapping.get("State") not in ("Disabled", "Disabling")
+    return config
+
+
+def _normal(config: Config) -> Config:
+    """Filter patterns are JSON text: compare them parsed, not by spacing or key order."""
+    filters = (config.get("FilterCriteria") or {}).get("Filters")
+    if not filters:
+        return config
+    parsed = []
+    for f in filters:
+        try:
+            parsed.append({**f, "Pattern": json.loads(f["Pattern"])})
+        except (KeyError, TypeError, ValueError):
+            parsed.append(f)
+    return {**config, "FilterCriteria": {**config["FilterCriteria"], "Filters": parsed}}
+
+
+def _live(mapping: dict[str, Any]) -> Live:
+    outputs = {"uuid": mapping["UUID"]}
+    if mapping.get("EventSourceMappingArn"):
+        outputs["arn"] = mapping["EventSourceMappingArn"]
+    return Live(outputs=outputs, config=_observed(mapping))
+
+
+def _create_retryable(exc: BaseException) -> bool:
+    # The role's new SQS/stream permissions can lag behind IAM ("The provided execution role does
+    # not have permissions to call ReceiveMessage"); a conflict means the previous mapping on the
+    # same source is still being deleted.
+    return (
+        is_conflict(exc)
+        or is_propagation_delay(exc)
+        or (error_code(exc) == "InvalidParameterValueException" and "execution role" in str(exc))
+    )
+
+
+class EventSourceMapping(Resource):
+    kind = "event_source_mapping"
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        function_name, source_name = _split(name)
+        client = ctx.clients("lambda")
+        try:
+            mappings = list(paginate(
+                client, "list_event_source_mappings", "EventSourceMappings",
+                FunctionName=function_name,
+            ))
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        found = [
+            m for m in mappings
+            if _matches(m["EventSourceArn"], source_name) and m.get("State") != "Deleting"
+        ]
+        # The exact source first: a stale mapping on an old stream of the same table also matches.
+        found.sort(key=lambda m: m["EventSourceArn"] != desired.get("EventSourceArn"))
+        return _live(found[0]) if found else None
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        client = ctx.clients("lambda")
+        params = {k: v for k, v in desired.items() if not k.startswith("_")}
+        resp = retry(
+            lambda: client.create_event_source_mapping(**params),
+            should_retry=_create_retryable,
+            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
+        )
+        return _live(self._wait(ctx, name, resp["UUID"], lambda m: m is not None and m["State"] in _STEADY))
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        want, have = _normal(desired), _normal(live.config)
+        changed = [
+            k for k in want if not k.startswith("_") and diff_config({k: want[k]}, have)
+        ]
+        fixed = [k for k in changed if k not in UPDATABLE]
+        if fixed:
+            ctx.say(f"{name}: {', '.join(fixed)} cannot be updated in place; recreating the mapping")
+            self.delete(ctx, name, live.outputs)
+            return self.create(ctx, name, desired)
+        uuid = live.outputs["uuid"]
+        # Conflict (ResourceInUseException): the mapping is still Creating/Updating.
+        retry(
+            lambda: ctx.clients("lambda").update_event_source_mapping(
+                UUID=uuid, **{k: desired[k] for k in changed}
+            ),
+            should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
+            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
+        )
+        return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        uuid = (outputs or {}).get("uuid")
+        if uuid is None:
+            live = self.find(ctx, name, {})
+            if live is None:
+                return False
+            uuid = live.outputs["uuid"]
+        client = ctx.clients("lambda")
+        # Read first: moto answers 200 to deleting an unknown UUID; on AWS it is one cheap call.
+        if self._get(ctx, uuid) is None:
+            return False
+        try:
+            retry(
+                lambda: client.delete_event_source_mapping(UUID=uuid),
+                should_retry=is_conflict,
+                on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        self._wait(ctx, name, uuid, lambda m: m is None or m["State"] != "Deleting")
+        return True
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        problems = diff_config(_normal(desired), _normal(live.config))
+        return [
+            p + (" (cannot be updated in place: the mapping is recreated)"
+                 if p.split(":", 1)[0].split(".")[0] not in UPDATABLE else "")
+            for p in problems
+        ]
+
+    def figures(self, ctx: Context, live: Live) -> dict[str, Any]:
+        mapping = self._get(ctx, live.outputs["uuid"])
+        if mapping is None:
+            return {"state": "missing"}
+        figures = {"state": mapping.get("State")}
+        if mapping.get("LastProcessingResult"):
+            figures["last_result"] = mapping["LastProcessingResult"]
+        return figures
+
+    def _get(self, ctx: Context, uuid: str) -> dict[str, Any] | None:
+        try:
+            return ctx.clients("lambda").get_event_source_mapping(UUID=uuid)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    def _wait(self, ctx: Context, name: str, uuid: str, done: Any) -> dict[str, Any]:
+        """Poll with capped backoff until done(mapping or None); bounded by _WAIT_SECONDS."""
+        deadline = time.monotonic() + _WAIT_SECONDS
+        delay = 0.5
+        while True:
+            mapping = self._get(ctx, uuid)
+            if done(mapping):
+                return mapping or {}
+            state = mapping.get("State") if mapping else "gone"
+            if time.monotonic() > deadline:
+                raise ResourceError(name, f"event source mapping stuck in state {state}")
+            ctx.say(f"waiting for event source mapping {name} (state {state})")
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+mapping = EventSourceMapping()

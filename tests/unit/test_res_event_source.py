@@ -1,0 +1,127 @@
+"""Event source mapping kind (SQS queue and DynamoDB stream sources) against in-process moto."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
+from lambda_fixtures import FUNCTION, function, role_arn  # noqa: E402,F401
+
+from orderpoc.resources.event_source import mapping  # noqa: E402
+
+QUEUE, TABLE = "orderpoc-test-orders", "orderpoc-test-orders"
+SQS_NAME, STREAM_NAME = f"{FUNCTION}|{QUEUE}", f"{FUNCTION}|{TABLE}"
+
+
+@pytest.fixture
+def queue_arn(ctx) -> str:
+    sqs = ctx.clients("sqs")
+    url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.fixture
+def stream_arn(ctx) -> str:
+    table = ctx.clients("dynamodb").create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return table["TableDescription"]["LatestStreamArn"]
+
+
+def sqs_desired(queue_arn: str, **overrides) -> dict:
+    return {"FunctionName": FUNCTION, "EventSourceArn": queue_arn, "Enabled": True, "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 5}, **overrides}
+
+
+def stream_desired(stream_arn: str, failure_arn: str, **overrides) -> dict:
+    return {"FunctionName": FUNCTION, "EventSourceArn": stream_arn, "Enabled": True,
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0,
+            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
+            "MaximumRetryAttempts": 3, "BisectBatchOnFunctionError": True, "MaximumRecordAgeInSeconds": 3600,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": failure_arn}}, **overrides}
+
+
+def test_find_nothing(ctx, function, queue_arn):
+    assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)) is None
+    assert mapping.find(ctx, f"nope|{QUEUE}", sqs_desired(queue_arn)) is None  # no such function
+
+
+def test_sqs_create_find_rerun_is_free(ctx, calls, function, queue_arn):
+    want = sqs_desired(queue_arn)
+    created = mapping.create(ctx, SQS_NAME, want)
+    assert set(created.outputs) == {"uuid", "arn"}
+    assert mapping.drift(created, want) == []
+    calls.clear()
+    live = mapping.find(ctx, SQS_NAME, want)
+    assert live.outputs == created.outputs
+    assert live.config["FunctionName"] == FUNCTION  # normalised from FunctionArn
+    assert mapping.drift(live, want) == [] and calls.mutating == []
+    assert mapping.figures(ctx, live) == {"state": "Enabled"}
+
+
+def test_queue_name_matches_exactly(ctx, function, queue_arn):
+    """A mapping on "...-orders-dlq" is not the one on "...-orders"."""
+    sqs = ctx.clients("sqs")
+    url = sqs.create_queue(QueueName=f"{QUEUE}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping.create(ctx, f"{FUNCTION}|{QUEUE}-dlq", sqs_desired(dlq_arn))
+    assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)) is None
+
+
+def test_stream_create_find_rerun_is_free(ctx, calls, function, stream_arn, queue_arn):
+    want = stream_desired(stream_arn, queue_arn)
+    mapping.create(ctx, STREAM_NAME, want)
+    calls.clear()
+    live = mapping.find(ctx, STREAM_NAME, want)
+    assert live.config["EventSourceArn"] == stream_arn
+    # the filter pattern is compared as JSON, not as text
+    respaced = stream_desired(stream_arn, queue_arn, FilterCriteria={"Filters": [{"Pattern": '{"eventName":["INSERT"]}'}]})
+    assert mapping.drift(live, want) == [] and mapping.drift(live, respaced) == []
+    assert calls.mutating == []
+
+
+def test_drift_updates_only_what_changed(ctx, calls, function, queue_arn):
+    want = sqs_desired(queue_arn)
+    created = mapping.create(ctx, SQS_NAME, want)
+    ctx.clients("lambda").update_event_source_mapping(UUID=created.outputs["uuid"], BatchSize=5, Enabled=False)
+    live = mapping.find(ctx, SQS_NAME, want)
+    assert sorted(d.split(":")[0] for d in mapping.drift(live, want)) == ["BatchSize", "Enabled"]
+    calls.clear()
+    fixed = mapping.update(ctx, SQS_NAME, live, want)
+    assert calls.mutating == ["UpdateEventSourceMapping"]
+    assert fixed.outputs == created.outputs and mapping.drift(fixed, want) == []
+
+
+def test_create_only_drift_recreates(ctx, calls, function, stream_arn, queue_arn):
+    mapping.create(ctx, STREAM_NAME, stream_desired(stream_arn, queue_arn))
+    want = stream_desired(stream_arn, queue_arn, StartingPosition="LATEST")
+    live = mapping.find(ctx, STREAM_NAME, want)
+    assert mapping.drift(live, want) == [
+        "StartingPosition: TRIM_HORIZON -> LATEST (cannot be updated in place: the mapping is recreated)"
+    ]
+    calls.clear()
+    fixed = mapping.update(ctx, STREAM_NAME, live, want)
+    assert calls.mutating == ["DeleteEventSourceMapping", "CreateEventSourceMapping"]
+    assert fixed.outputs["uuid"] != live.outputs["uuid"] and mapping.drift(fixed, want) == []
+
+
+def test_delete(ctx, function, queue_arn):
+    created = mapping.create(ctx, SQS_NAME, sqs_desired(queue_arn))
+    assert mapping.delete(ctx, SQS_NAME, created.outputs) is True
+    assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)) is None
+    assert mapping.delete(ctx, SQS_NAME, created.outputs) is False
+    assert mapping.delete(ctx, SQS_NAME, None) is False
+
+
+def test_delete_by_name(ctx, function, queue_arn):
+    mapping.create(ctx, SQS_NAME, sqs_desired(queue_arn))
+    assert mapping.delete(ctx, SQS_NAME, None) is True
+    assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)) is None

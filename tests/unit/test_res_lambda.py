@@ -1,0 +1,133 @@
+"""Lambda function and permission kinds against in-process moto."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
+from lambda_fixtures import FUNCTION, TRUST, function, function_desired, make_zip, role_arn  # noqa: E402,F401
+
+from orderpoc.resources.awslambda import function as fn_kind  # noqa: E402
+from orderpoc.resources.awslambda import permission  # noqa: E402
+
+PERMISSION = f"{FUNCTION}|apigateway-invoke"
+
+
+def test_find_nothing(ctx):
+    assert fn_kind.find(ctx, FUNCTION, {}) is None
+
+
+def test_create_find_rerun_is_free(ctx, calls, role_arn):
+    want = function_desired(ctx, role_arn)
+    created = fn_kind.create(ctx, FUNCTION, want)
+    assert created.outputs == {"arn": f"arn:aws:lambda:us-east-1:{ctx.account}:function:{FUNCTION}", "name": FUNCTION}
+    assert fn_kind.drift(created, want) == []
+    assert any("waiting for function" in m for m in ctx.messages)
+    calls.clear()
+    live = fn_kind.find(ctx, FUNCTION, want)
+    assert live.outputs == created.outputs
+    assert live.config["code_sha256"] == want["code_sha256"]  # the same digest Lambda computes
+    assert fn_kind.drift(live, want) == []
+    assert calls.mutating == []
+
+
+def test_new_role_not_yet_assumable_is_retried(ctx, calls):
+    """IAM propagation: create_function fails until the role "appears" (here: during the first wait)."""
+    arn = f"arn:aws:iam::{ctx.account}:role/{FUNCTION}"
+
+    def say(message: str) -> None:
+        ctx.messages.append(message)
+        if "retrying" in message and not ctx.clients("iam").list_roles()["Roles"]:
+            ctx.clients("iam").create_role(RoleName=FUNCTION, AssumeRolePolicyDocument=json.dumps(TRUST))
+
+    ctx.say = say
+    fn_kind.create(ctx, FUNCTION, function_desired(ctx, arn))
+    assert calls.names.count("CreateFunction") == 2
+    assert any("InvalidParameterValueException: retrying" in m for m in ctx.messages)
+
+
+def test_config_drift_updates_configuration_only(ctx, calls, role_arn):
+    want = function_desired(ctx, role_arn)
+    fn_kind.create(ctx, FUNCTION, want)
+    ctx.clients("lambda").update_function_configuration(
+        FunctionName=FUNCTION, Timeout=3, Environment={"Variables": {"ORDERS_TABLE": "orderpoc-test-orders", "X": "1"}},
+    )
+    live = fn_kind.find(ctx, FUNCTION, want)
+    drift = fn_kind.drift(live, want)
+    assert [d.split(":")[0] for d in drift] == ["timeout", "environment"]  # an extra variable is drift
+    calls.clear()
+    fixed = fn_kind.update(ctx, FUNCTION, live, want)
+    assert calls.mutating == ["UpdateFunctionConfiguration"]
+    assert fn_kind.drift(fixed, want) == []
+    assert fixed.config["environment"] == want["environment"]
+
+
+def test_new_code_updates_code_only(ctx, calls, role_arn):
+    fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
+    want = function_desired(ctx, role_arn, code=make_zip("def handler(e, c):\n    return 42\n"))
+    live = fn_kind.find(ctx, FUNCTION, want)
+    assert [d.split(":")[0] for d in fn_kind.drift(live, want)] == ["code_sha256"]
+    calls.clear()
+    fixed = fn_kind.update(ctx, FUNCTION, live, want)
+    assert calls.mutating == ["UpdateFunctionCode"]  # not UpdateFunctionConfiguration
+    assert fn_kind.drift(fixed, want) == []
+
+
+def test_tag_drift_tags_only(ctx, calls, role_arn):
+    fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
+    want = function_desired(ctx, role_arn, tags={**ctx.tags, "team": "orders"})
+    live = fn_kind.find(ctx, FUNCTION, want)
+    assert fn_kind.drift(live, want) == ["tags.team: null -> orders"]
+    calls.clear()
+    assert fn_kind.drift(fn_kind.update(ctx, FUNCTION, live, want), want) == []
+    assert calls.mutating == ["TagResource"]
+
+
+def test_delete_by_name(ctx, role_arn):
+    fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
+    assert fn_kind.delete(ctx, FUNCTION, None) is True
+    assert fn_kind.find(ctx, FUNCTION, {}) is None
+    assert fn_kind.delete(ctx, FUNCTION, None) is False
+
+
+# -- permission -------------------------------------------------------------------------------
+
+def permission_desired(source_arn: str = "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/order*") -> dict:
+    return {"function_name": FUNCTION, "statement_id": "apigateway-invoke", "action": "lambda:InvokeFunction",
+            "principal": "apigateway.amazonaws.com", "source_arn": source_arn}
+
+
+def test_permission_find_nothing(ctx, function):
+    assert permission.find(ctx, PERMISSION, permission_desired()) is None  # function without a policy
+    assert permission.find(ctx, "nope|apigateway-invoke", permission_desired()) is None  # no function
+
+
+def test_permission_create_find_rerun_is_free(ctx, calls, function):
+    want = permission_desired()
+    created = permission.create(ctx, PERMISSION, want)
+    assert created.outputs == {"statement_id": "apigateway-invoke"}
+    calls.clear()
+    live = permission.find(ctx, PERMISSION, want)
+    assert live.config == want
+    assert permission.drift(live, want) == [] and calls.mutating == []
+
+
+def test_permission_drift_replaces_statement(ctx, calls, function):
+    permission.create(ctx, PERMISSION, permission_desired())
+    want = permission_desired("arn:aws:execute-api:us-east-1:123456789012:xyz789/*/*/order*")
+    live = permission.find(ctx, PERMISSION, want)
+    assert [d.split(":")[0] for d in permission.drift(live, want)] == ["source_arn"]
+    calls.clear()
+    permission.update(ctx, PERMISSION, live, want)
+    assert calls.mutating == ["RemovePermission", "AddPermission"]
+    assert permission.drift(permission.find(ctx, PERMISSION, want), want) == []
+
+
+def test_permission_delete_by_name(ctx, function):
+    permission.create(ctx, PERMISSION, permission_desired())
+    assert permission.delete(ctx, PERMISSION, None) is True
+    assert permission.find(ctx, PERMISSION, permission_desired()) is None
+    assert permission.delete(ctx, PERMISSION, None) is False
+    assert permission.delete(ctx, "nope|apigateway-invoke", None) is False
