@@ -32,9 +32,9 @@ class Session:
     notices: list[str] = field(default_factory=list)
     boot_id: str | None = None
 
-    def engine(self, on_event: OnEvent, notify_email: str | None = None) -> Engine:
+    def engine(self, on_event: OnEvent, notify_email: str | None = None, max_workers: int = 8) -> Engine:
         specs = stack.build_specs(self.ctx, self.settings.names, package.build_all(), notify_email)
-        return Engine(specs, self.ctx, self.state, on_event)
+        return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers)
 
     def invoke_url(self, outputs: dict[str, Outputs | None]) -> str | None:
         """Where to POST /order: LocalStack-style on the emulator or a custom endpoint, else AWS's."""
@@ -81,7 +81,8 @@ class UpResult:
     actions: dict[str, str]
 
 
-def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None) -> tuple[Session, UpResult]:
+def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None,
+       max_workers: int = 8) -> tuple[Session, UpResult]:
     actions: dict[str, str] = {}
 
     def track(event: Event) -> None:
@@ -95,7 +96,7 @@ def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None
             stack=settings.stack, target=settings.target, account=session.ctx.account,
             region=settings.region, endpoint=session.clients.endpoint_url, local_boot_id=session.boot_id,
         )
-        outputs = session.engine(track, notify_email).apply()
+        outputs = session.engine(track, notify_email, max_workers).apply()
         result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - started, actions)
         if result.invoke_url and session.state.data.get("invoke_url") != result.invoke_url:
             session.state.set_identity(invoke_url=result.invoke_url)

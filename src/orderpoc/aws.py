@@ -24,6 +24,7 @@ RETRY_CONFIG = Config(
     read_timeout=60,
     max_pool_connections=32,
 )
+IDENTITY_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 _READ_PREFIXES = ("Describe", "Get", "List", "Head", "Receive", "Query", "Scan")
@@ -91,8 +92,10 @@ class Clients:
 
     def account_id(self) -> str:
         """The account the credentials belong to; a clear one-line error when there are none."""
+        # A dedicated client that gives up fast: this call is the reachability check too.
+        sts = self.session.client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
         try:
-            return str(self("sts").get_caller_identity()["Account"])
+            return str(sts.get_caller_identity()["Account"])
         except botocore.exceptions.NoCredentialsError:
             raise UserError(
                 "no AWS credentials found for --target aws: run `aws configure` or `aws sso login`, "

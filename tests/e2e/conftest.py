@@ -26,8 +26,9 @@ class Cli:
     env: dict[str, str]
     cwd: Path
 
-    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "orderpoc", *args], cwd=self.cwd, env=self.env,
+    def run(self, *args: str, check: bool = True, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "orderpoc", *args], cwd=self.cwd, env={**self.env, **(env or {})},
                                 capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"orderpoc {' '.join(args)} exited {result.returncode}\n"
@@ -52,7 +53,10 @@ def cli(tmp_path_factory) -> Iterator[Cli]:
     workdir = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERPOC_"))}
     env.update(ORDERPOC_LOCAL_PORT=str(free_port()), ORDERPOC_STATE_DIR=str(workdir / "state"),
-               ORDERPOC_STACK="e2e", COLUMNS="200")
+               ORDERPOC_STACK="e2e", COLUMNS="200",
+               # no real AWS credentials may leak in, and no instance-metadata lookups on this box
+               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=str(workdir / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"))
     runner = Cli(env, workdir)
     try:
         yield runner

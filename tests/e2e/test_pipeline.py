@@ -120,9 +120,10 @@ def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, 
 
 
 def test_bad_input_is_one_line_and_exit_2(cli):
-    for args in (["up", "--stack", "Bad_Name"], ["status", "--region", "mars-1"],
+    fake_credentials = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    for args in (["up", "--stack", "Bad_Name"], ["status", "--region", "mars-1"], ["up", "--bogus"],
                  ["status", "--target", "aws", "--endpoint-url", "http://127.0.0.1:9"]):
-        result = cli.run(*args, check=False)
+        result = cli.run(*args, check=False, env=fake_credentials)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     no_creds = cli.run("status", "--target", "aws", check=False)

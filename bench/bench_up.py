@@ -1,0 +1,60 @@
+"""How long `up` takes on the embedded AWS: parallel engine vs the same engine one resource at a
+time (what a shell script of AWS CLI calls does), and a no-op rerun. Median of several runs each,
+measured in the same run so the ratio survives a noisy machine.
+
+    python bench/bench_up.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from orderpoc import app
+from orderpoc.local import lifecycle
+from orderpoc.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    state_dir = Path(tempfile.mkdtemp(prefix="orderpoc-bench-"))
+    port = free_port()
+    lifecycle.start(state_dir, port)
+    results: dict[str, list[float]] = {"serial up (1 worker)": [], "parallel up (8 workers)": [], "no-op rerun": []}
+    try:
+        for run in range(args.runs):
+            for label, workers in (("serial up (1 worker)", 1), ("parallel up (8 workers)", 8)):
+                settings = Settings(stack=f"bench{run}w{workers}", state_dir=state_dir, local_port=port)
+                results[label].append(timed(lambda: app.up(settings, lambda e: None, max_workers=workers)))
+                if workers == 8:
+                    results["no-op rerun"].append(timed(lambda: app.up(settings, lambda e: None)))
+                app.down(settings, lambda e: None)
+    finally:
+        lifecycle.stop(state_dir, port)
+    baseline = statistics.median(results["serial up (1 worker)"])
+    print(f"{'case':<26}{'median s':>10}{'vs serial':>11}   ({args.runs} runs each)")
+    for label, values in results.items():
+        median = statistics.median(values)
+        print(f"{label:<26}{median:>10.2f}{median / baseline:>10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
