@@ -96,7 +96,8 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
         ui.console.print(f"[yellow]note:[/] {notice}")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
-    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)")
+    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)",
+                     soft_wrap=True)
     ui.console.print(f"Next: [bold]orderpoc send-test-order{_flags(settings)}[/]")
 
 
@@ -134,7 +135,10 @@ def status(settings: Settings, as_json: bool) -> None:
     else:
         for notice in result.notices:
             ui.console.print(f"[yellow]note:[/] {notice}")
-        ui.console.print(ui.status_table(result.reports, result.extras))
+        ui.console.print(ui.status_table(result.reports))
+        for key, value in result.extras.items():
+            if value:
+                ui.console.print(f"{key}: {value}", soft_wrap=True)
     if not result.healthy:
         raise SystemExit(1)
 

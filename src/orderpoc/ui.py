@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.spinner import Spinner
@@ -109,18 +110,29 @@ def progress(title: str, *, enabled: bool = True) -> Iterator[Progress]:
             live.update(tracker.render())
 
 
-def status_table(reports: list[Report], extras: dict[str, str]) -> Table:
-    table = Table(title="orderpoc status", title_justify="left")
-    for column in ("resource", "name", "state", "id / arn", "figures"):
-        table.add_column(column, overflow="fold")
+def short_id(outputs: dict[str, Any]) -> str:
+    """The identifier an operator recognises: an id, or the resource part of an ARN."""
+    for key in ("id", "uuid", "statement_id", "stage"):
+        if outputs.get(key):
+            return str(outputs[key])
+    arn = str(outputs.get("arn") or "")
+    return arn.split(":", 5)[-1] if arn.count(":") >= 5 else arn
+
+
+def status_table(reports: list[Report]) -> Table:
+    table = Table(title="orderpoc status", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("resource", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("state", overflow="fold")
+    table.add_column("id", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("figures", overflow="fold")
     for report in reports:
         detail = "; ".join(report.drift) or report.error
         state = Text(report.state, style=_STATE_STYLE.get(report.state, ""))
         if detail:
             state.append(f"\n{detail}", style="dim")
-        ident = str(report.outputs.get("arn") or report.outputs.get("id") or report.outputs.get("uuid") or "")
-        figures = ", ".join(f"{k}={v}" for k, v in report.figures.items())
-        table.add_row(report.kind, report.name, state, ident, figures)
-    for key, value in extras.items():
-        table.add_row("", key, "", value, "")
+        figures = "\n".join(f"{k}={v}" for k, v in report.figures.items())
+        ident = short_id(report.outputs)
+        # An ARN derived from the name says nothing new; full ARNs are in --json.
+        table.add_row(report.key, report.name, state, "" if report.name in ident else ident, figures)
     return table
