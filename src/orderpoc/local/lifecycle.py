@@ -1,0 +1,207 @@
+"""Client side of the embedded AWS: start it detached, find it, stop it (with every worker).
+
+Cheap to import (no moto, no boto3): the CLI calls these on every local command.
+Files, under `state_dir/local/`: `server-{port}.pid` (JSON: pid, port, log file) and
+`server-{port}.log` (the emulator's own log: stdout/stderr of the server and its workers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orderpoc.errors import UserError
+from orderpoc.local import procs
+
+HOST = "127.0.0.1"
+HEALTH_PATH = "/_orderpoc/health"
+SERVICE = "orderpoc-local"
+EXIT_PORT_IN_USE = 3  # server.py's exit code when it cannot bind
+_children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started: we reap them
+
+
+@dataclass(frozen=True)
+class LocalStatus:
+    running: bool
+    pid: int | None
+    port: int
+    endpoint: str
+    boot_id: str | None
+    started_at: str | None
+    log_file: Path
+
+
+def local_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "local"
+
+
+def pid_file(state_dir: Path, port: int) -> Path:
+    return local_dir(state_dir) / f"server-{port}.pid"
+
+
+def log_file(state_dir: Path, port: int) -> Path:
+    return local_dir(state_dir) / f"server-{port}.log"
+
+
+def status(state_dir: Path, port: int) -> LocalStatus:
+    recorded = _read_pid_file(state_dir, port)
+    pid = recorded.get("pid") if recorded else None
+    health = _health(port, timeout=5.0) if pid and _alive(pid) else None
+    if health is not None and health.get("pid") == pid:
+        return _status(state_dir, port, health)
+    return LocalStatus(False, None, port, _endpoint(port), None, None, log_file(state_dir, port))
+
+
+def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
+    """Start the emulator on 127.0.0.1:port unless ours already runs there; wait until healthy."""
+    current = status(state_dir, port)
+    if current.running:
+        return current
+    stop(state_dir, port)  # a recorded server that no longer answers: clear it away
+    if not _port_free(port):
+        return _adopt_or_refuse(state_dir, port)
+    directory = local_dir(state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with log_file(state_dir, port).open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orderpoc.local.server", "--port", str(port),
+             "--state-dir", str(Path(state_dir).resolve())],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=str(directory),  # not the user's folder: `-m` puts the cwd on sys.path
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # survives the command that started it; own process group
+            close_fds=True,
+        )
+    _children[proc.pid] = proc
+    _write_pid_file(state_dir, port, proc.pid)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            pid_file(state_dir, port).unlink(missing_ok=True)
+            if code == EXIT_PORT_IN_USE:
+                raise UserError(_in_use(port))
+            raise UserError(f"the local AWS exited while starting (code {code}); see {log_file(state_dir, port)}")
+        health = _health(port, timeout=1.0)
+        if health is not None and health.get("pid") == proc.pid:
+            return _status(state_dir, port, health)
+        time.sleep(0.05)
+    stop(state_dir, port)
+    raise UserError(f"the local AWS did not become healthy within {wait:.0f}s; see {log_file(state_dir, port)}")
+
+
+def ensure_running(state_dir: Path, port: int) -> LocalStatus:
+    return start(state_dir, port)
+
+
+def stop(state_dir: Path, port: int) -> bool:
+    """Terminate the server and its workers (one process group), wait, remove the pid file."""
+    recorded = _read_pid_file(state_dir, port)
+    pid = recorded.get("pid") if recorded else None
+    running = bool(pid) and _alive(pid) and _is_our_server(pid, port)
+    if running:
+        assert pid is not None
+        _terminate_group(pid)
+    pid_file(state_dir, port).unlink(missing_ok=True)
+    return running
+
+
+# -- internals ------------------------------------------------------------------------------------
+
+
+def _endpoint(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def _in_use(port: int) -> str:
+    return f"port {port} is in use by another program; set ORDERPOC_LOCAL_PORT to a free port"
+
+
+def _status(state_dir: Path, port: int, health: dict[str, Any]) -> LocalStatus:
+    return LocalStatus(True, health.get("pid"), port, _endpoint(port), health.get("boot_id"),
+                       health.get("started_at"), log_file(state_dir, port))
+
+
+def _adopt_or_refuse(state_dir: Path, port: int) -> LocalStatus:
+    """The port is taken: ours for this state dir (pid file lost) is adopted, anything else refused."""
+    health = _health(port, timeout=1.0)  # ours answers in milliseconds
+    if health is None:
+        raise UserError(_in_use(port))
+    if health.get("state_dir") != str(Path(state_dir).resolve()):
+        raise UserError(
+            f"port {port} is used by another orderpoc local AWS (state dir {health.get('state_dir')}); "
+            "stop it or set ORDERPOC_LOCAL_PORT to a free port"
+        )
+    local_dir(state_dir).mkdir(parents=True, exist_ok=True)
+    _write_pid_file(state_dir, port, int(health["pid"]))
+    return _status(state_dir, port, health)
+
+
+def _health(port: int, timeout: float) -> dict[str, Any] | None:
+    """Our server's health document, or None (nothing there, or something that is not us)."""
+    try:
+        with urllib.request.urlopen(_endpoint(port) + HEALTH_PATH, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return body if isinstance(body, dict) and body.get("service") == SERVICE else None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _read_pid_file(state_dir: Path, port: int) -> dict[str, Any] | None:
+    try:
+        data = json.loads(pid_file(state_dir, port).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+
+def _write_pid_file(state_dir: Path, port: int, pid: int) -> None:
+    path = pid_file(state_dir, port)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": pid, "port": port, "log_file": str(log_file(state_dir, port))}))
+    os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:  # ours: poll() also reaps it, so it does not linger as a zombie
+        return child.poll() is None
+    return procs.alive(pid)
+
+
+def _is_our_server(pid: int, port: int) -> bool:
+    """Never signal a recycled pid: the process must be our server for that port."""
+    ours = procs.cmdline_has(pid, b"orderpoc.local.server", str(port).encode())
+    if ours is None:  # no /proc: ask the server itself
+        health = _health(port, timeout=2.0)
+        return health is not None and health.get("pid") == pid
+    return ours
+
+
+def _terminate_group(pid: int) -> None:
+    procs.terminate_group(pid, alive=_alive)
+    child = _children.pop(pid, None)
+    if child is not None:
+        try:
+            child.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass

@@ -1,0 +1,126 @@
+"""The few moto switches the embedded AWS needs. Checked against moto 5.2.1 (pinned in pyproject).
+
+moto runs event sources *inside* the request that produces a record: SQS `Queue.add_message`
+receives the message and invokes the mapped function, DynamoDB `StreamShard.add` and Kinesis
+`Stream.put_record` invoke theirs, SNS `Subscription.publish` invokes lambda subscribers, and the
+invocation itself (`LambdaFunction.invoke`) needs Docker. In orderpoc the pollers and the runtime
+do that work as the Lambda service does, so every record must be handled once, by them:
+
+1. `lambda_event_source_mappings` (an instance dict on Queue, Table, kinesis Stream, filled by
+   create_event_source_mapping and read by the trigger loops) becomes a class-level data
+   descriptor: reads give a fresh empty dict, writes are dropped. No trigger loop ever runs, and
+   no moto function body is copied here, so the patch survives unrelated moto changes.
+2. `Subscription.publish` for email/email-json/lambda goes to our delivery hook (outbox file, the
+   runtime), after moto's own filter-policy check; every other protocol keeps moto's code.
+3. `Subscription.private_key` is cached: moto generates a fresh RSA-2048 key for every SNS->SQS
+   message (tens of ms each) only to sign a certificate nobody verifies.
+4. `LambdaFunction.invoke` (still reachable from moto internals such as log subscription filters)
+   runs the function in our runtime instead of Docker.
+5. moto's SQS asks "now?" once or twice per message on every send and receive (visibility, delay,
+   queue attributes), each through a datetime round trip (utcnow -> epoch). With a backlog that
+   made one SendMessage cost ~15 ms at 1,000 queued messages; `time.time()` gives the same value
+   for "now" about ten times cheaper, keeping sends ~3 ms. Explicit datetimes still go to moto.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("orderpoc.local")
+
+CHECKED_MOTO_VERSION = "5.2.1"
+HOOKED_PROTOCOLS = frozenset({"email", "email-json", "lambda"})
+
+# (subscription, message, message_id, subject, message_attributes) -> None
+DeliverHook = Callable[[Any, str, str, "str | None", dict[str, Any]], None]
+# (function, payload bytes) -> (response payload bytes, function error or None)
+InvokeHook = Callable[[Any, bytes], "tuple[bytes, str | None]"]
+
+_applied = False
+
+
+class _NeverTriggers:
+    """Stands in for moto's per-source `lambda_event_source_mappings` dict (see point 1)."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> dict[str, Any]:
+        return {}
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        pass
+
+
+def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
+    """Install the switches once per process; the hooks are the server's notifier and runtime."""
+    global _applied
+    if _applied:
+        return
+    import moto
+    from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models.table import Table
+    from moto.kinesis.models import Stream
+    from moto.sns.models import Subscription
+    from moto.sqs.models import Queue
+
+    if moto.__version__ != CHECKED_MOTO_VERSION:
+        log.warning("moto %s: patches were checked against %s", moto.__version__, CHECKED_MOTO_VERSION)
+
+    for cls in (Queue, Table, Stream):
+        cls.lambda_event_source_mappings = _NeverTriggers()  # type: ignore[assignment,misc]
+
+    _patch_subscription(Subscription, deliver)
+    LambdaFunction.invoke = _make_invoke(invoke)  # type: ignore[method-assign]
+    _fast_clock()
+    _applied = True
+
+
+def _patch_subscription(subscription_cls: Any, deliver: DeliverHook) -> None:
+    original = subscription_cls.publish
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def publish(self: Any, *args: Any, **kwargs: Any) -> None:
+        if self.protocol not in HOOKED_PROTOCOLS:
+            return original(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        call = bound.arguments
+        message, attributes = call["message"], call.get("message_attributes") or {}
+        matcher = getattr(self, "_filter_policy_matcher", None)
+        if matcher is not None and not matcher.matches(attributes, message):
+            return None
+        if call.get("message_structure") == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        deliver(self, message, call["message_id"], call.get("subject"), attributes)
+        return None
+
+    subscription_cls.publish = publish
+    original_private_key = subscription_cls.private_key
+    cached_key = functools.cache(lambda: original_private_key(None))  # it never reads self
+    subscription_cls.private_key = lambda self: cached_key()
+
+
+def _fast_clock() -> None:
+    import moto.sqs.models as sqs_models
+
+    unix_time, unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
+    sqs_models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
+    sqs_models.unix_time_millis = (
+        lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)
+    )
+
+
+def _make_invoke(invoke: InvokeHook) -> Callable[..., bytes]:
+    def invoke_in_runtime(
+        self: Any, body: str, request_headers: Any, response_headers: Any
+    ) -> bytes:
+        payload, error = invoke(self, (body or "{}").encode() if isinstance(body, str) else body)
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return payload
+
+    return invoke_in_runtime

@@ -1,0 +1,109 @@
+"""The event source mapping supervisor: one poller per enabled mapping, as provisioned.
+
+Every half second it lists the mappings moto holds and reconciles: a new or re-enabled mapping gets
+a poller, a disabled or deleted one loses it, a changed one (batch size, filters...) is restarted
+with its new configuration. Nothing is hard-coded: the wiring is whatever the API was told.
+It also gives the runtime its housekeeping tick (retire pools of changed or deleted functions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from orderpoc.local import backends
+from orderpoc.local.sqs_poller import SqsPoller
+from orderpoc.local.stream_poller import StreamPoller
+
+log = logging.getLogger("orderpoc.local.pollers")
+
+INTERVAL = 0.5
+SWEEP_EVERY = 10  # ticks between runtime sweeps (5 s)
+# Fields that do not change how a mapping is polled.
+_VOLATILE = {"LastModified", "State", "StateTransitionReason", "LastProcessingResult", "Tags"}
+
+
+class Poller(Protocol):
+    config: dict[str, Any]
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def _fingerprint(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in _VOLATILE}
+
+
+class Supervisor:
+    def __init__(self, runtime: Any, endpoint: str) -> None:
+        self._runtime = runtime
+        self._endpoint = endpoint
+        self._pollers: dict[str, Poller] = {}
+        self._checkpoints: dict[str, int] = {}  # stream positions by mapping UUID
+        self._stopped: dict[str, Poller] = {}  # last stopped poller per UUID: its successor waits
+        self._ignored: set[str] = set()  # mappings of sources we do not emulate (warned once)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for poller in self._pollers.values():
+            poller.stop()
+        self._pollers.clear()
+
+    def running(self) -> list[str]:
+        """UUIDs of the mappings being polled (for the health endpoint and tests)."""
+        return sorted(self._pollers.copy())
+
+    def _loop(self) -> None:
+        tick = 0
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+                tick += 1
+                if tick % SWEEP_EVERY == 0:
+                    self._runtime.sweep()
+            except Exception:
+                log.exception("supervisor tick failed")
+            self._stop.wait(INTERVAL)
+
+    def reconcile(self) -> None:
+        wanted = {c["UUID"]: c for c in backends.event_source_mappings() if c.get("State") == "Enabled"}
+        for uuid in list(self._pollers):
+            poller = self._pollers[uuid]
+            if uuid not in wanted or _fingerprint(wanted[uuid]) != _fingerprint(poller.config):
+                poller.stop()
+                self._stopped[uuid] = self._pollers.pop(uuid)
+                log.info("stopped poller for mapping %s", uuid)
+        live = {c["UUID"] for c in backends.event_source_mappings()}
+        for uuid in set(self._checkpoints) | set(self._stopped):
+            if uuid not in live:  # deleted mapping: forget its position
+                self._checkpoints.pop(uuid, None)
+                self._stopped.pop(uuid, None)
+        for uuid, config in wanted.items():
+            if uuid in self._pollers or uuid in self._ignored:
+                continue
+            poller = self._make(config)
+            if poller is None:
+                continue
+            poller.start()
+            self._pollers[uuid] = poller
+            log.info("started poller for mapping %s (%s)", uuid, config["EventSourceArn"])
+
+    def _make(self, config: dict[str, Any]) -> Poller | None:
+        service = config["EventSourceArn"].split(":")[2]
+        if service == "sqs":
+            return SqsPoller(config, self._runtime, self._endpoint)
+        if service == "dynamodb":
+            return StreamPoller(config, self._runtime, self._checkpoints, self._stopped.pop(config["UUID"], None))
+        self._ignored.add(config["UUID"])
+        log.warning("mapping %s: event source %s is not emulated", config["UUID"], service)
+        return None

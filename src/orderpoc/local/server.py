@@ -1,0 +1,123 @@
+"""The embedded AWS process: `python -m orderpoc.local.server --port P --state-dir D`.
+
+moto's server app for the AWS APIs plus our runtime, pollers and API front, on a threaded
+werkzeug server bound to 127.0.0.1 only. State lives in memory: stopping loses the resources.
+SIGTERM/SIGINT shut down cleanly: stop the pollers, kill the workers, close the socket.
+lifecycle.py starts it detached, with stdout/stderr going to the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+EXIT_PORT_IN_USE = 3
+MAX_WORKERS_ENV = "ORDERPOC_LOCAL_MAX_WORKERS"
+RAW_HEADERS = "orderpoc.raw_headers"  # environ key; read by apigw_proxy
+
+log = logging.getLogger("orderpoc.local.server")
+
+
+def _isolate_from_user_aws_config() -> None:
+    """The emulator needs no account: never let a user's profile or config break botocore here."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+
+
+def _raw_headers_handler(base: Any) -> Any:
+    """WSGI loses header case (HTTP_X_API_KEY); API Gateway's proxy event keeps it as sent."""
+
+    class RawHeadersHandler(base):  # type: ignore[misc,valid-type]
+        def make_environ(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().make_environ()
+            environ[RAW_HEADERS] = list(self.headers.items())
+            return environ
+
+    return RawHeadersHandler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderpoc.local.server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if os.environ.get("ORDERPOC_LOCAL_DEBUG") else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("werkzeug", "botocore", "urllib3"):  # one line per request is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _isolate_from_user_aws_config()
+
+    # Heavy imports after logging is set up, so import problems land in the log file.
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from orderpoc.local import patches
+    from orderpoc.local.apigw import ApiGatewayFront
+    from orderpoc.local.dispatcher import Dispatcher
+    from orderpoc.local.notifications import Notifier
+    from orderpoc.local.pollers import Supervisor
+    from orderpoc.local.runtime import LambdaRuntime
+
+    endpoint = f"http://{HOST}:{args.port}"
+    runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or 4))
+    notifier = Notifier(args.state_dir, runtime)
+    patches.apply(notifier.deliver, runtime.invoke_for_moto)
+    supervisor = Supervisor(runtime, endpoint)
+    identity: dict[str, Any] = {
+        "service": "orderpoc-local",
+        "boot_id": str(uuid.uuid4()),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pid": os.getpid(),
+        "port": args.port,
+        "state_dir": str(args.state_dir.resolve()),
+    }
+
+    def health() -> dict[str, Any]:
+        return {**identity, "pollers": supervisor.running()}
+
+    app = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
+    try:
+        httpd = make_server(HOST, args.port, app, threaded=True,
+                            request_handler=_raw_headers_handler(WSGIRequestHandler))
+    except OSError as exc:
+        print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
+        runtime.shutdown()
+        return EXIT_PORT_IN_USE
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: shutting down", signum)
+        # shutdown() waits for serve_forever to return, so not from the thread that runs it
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    supervisor.start()
+    log.info("orderpoc local AWS listening on %s (boot %s)", endpoint, identity["boot_id"])
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        supervisor.stop()
+        runtime.shutdown()
+        httpd.server_close()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""An SQS event source mapping, run as the Lambda service runs it.
+
+Each "lane" is one concurrent batch (ScalingConfig.MaximumConcurrency, else the runtime's worker
+bound): long-poll up to BatchSize messages within MaximumBatchingWindowInSeconds, drop (delete)
+those the filters reject, invoke, then delete what succeeded. Failed messages are left alone: they
+come back after the queue's visibility timeout, and moto's receive moves them to the DLQ after the
+redrive policy's maxReceiveCount, as SQS does.
+
+It talks to SQS through the public API (boto3 against this very server), so the attributes,
+receive counts and visibility rules are SQS's own, not re-implemented here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from orderpoc.local import filtering
+from orderpoc.local.backends import arn_parts
+
+log = logging.getLogger("orderpoc.local.sqs")
+
+POLL_WAIT_SECONDS = 1  # long-poll in short slices so a disable/delete stops the lane promptly
+
+
+class SqsPoller:
+    def __init__(self, config: dict[str, Any], runtime: Any, endpoint: str) -> None:
+        self.config = config
+        self._runtime = runtime
+        self._stop = threading.Event()
+        self.region, self.account, self.queue_name = arn_parts(config["EventSourceArn"])
+        scaling = config.get("ScalingConfig") or {}
+        self.lanes = int(scaling.get("MaximumConcurrency") or runtime.max_workers)
+        self.batch_size = int(config.get("BatchSize") or 10)
+        self.window = float(config.get("MaximumBatchingWindowInSeconds") or 0)
+        self.report_failures = "ReportBatchItemFailures" in (config.get("FunctionResponseTypes") or [])
+        self.filters = filtering.compile_filters(config.get("FilterCriteria"))
+        self._sqs = boto3.session.Session().client(
+            "sqs", region_name=self.region, endpoint_url=endpoint,
+            aws_access_key_id="test", aws_secret_access_key="test",
+            config=Config(max_pool_connections=self.lanes + 2, retries={"max_attempts": 2}),
+        )
+        self._url: str | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for lane in range(self.lanes):
+            thread = threading.Thread(
+                target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{lane}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # -- one lane -------------------------------------------------------------------------------
+
+    def _lane(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                batch = self._gather()
+                if batch and self._stop.is_set():
+                    self._release(batch)  # stopped mid-receive: hand them back untouched
+                elif batch:
+                    self._process(batch)
+                failures = 0
+            except Exception as exc:  # queue deleted, server shutting down...: back off, retry
+                failures += 1
+                if failures == 1:
+                    log.warning("sqs mapping %s: %s", self.config["UUID"], exc)
+                self._url = None
+                self._stop.wait(min(2.0 ** failures / 4, 30.0))
+
+    def _queue_url(self) -> str:
+        if self._url is None:
+            self._url = self._sqs.get_queue_url(
+                QueueName=self.queue_name, QueueOwnerAWSAccountId=self.account
+            )["QueueUrl"]
+        return self._url
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url(),
+            MaxNumberOfMessages=max(1, min(10, count)),
+            WaitTimeSeconds=max(0, min(20, wait)),
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return response.get("Messages") or []
+
+    def _gather(self) -> list[dict[str, Any]]:
+        messages = self._receive(self.batch_size, POLL_WAIT_SECONDS)
+        if not messages or self.window <= 0:
+            return messages
+        deadline = time.monotonic() + self.window
+        while len(messages) < self.batch_size and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(self.batch_size - len(messages), int(remaining))
+            messages.extend(more)
+            if not more and remaining < 1:
+                self._stop.wait(min(0.05, remaining))
+        return messages
+
+    def _process(self, messages: list[dict[str, Any]]) -> None:
+        wanted: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for record in map(self._record, messages):
+            passes = filtering.passes(filtering.sqs_view(record), self.filters)
+            (wanted if passes else dropped).append(record)
+        self._delete(dropped)  # Lambda deletes messages its filters reject
+        if not wanted:
+            return
+        result = self._runtime.invoke(
+            self.config["FunctionArn"], json.dumps({"Records": wanted}).encode(), region=self.region
+        )
+        if not result.ok:
+            return  # the whole batch comes back after the visibility timeout
+        failed = self._failed_ids(result, wanted) if self.report_failures else set()
+        self._delete([r for r in wanted if r["messageId"] not in failed])
+
+    def _failed_ids(self, result: Any, records: list[dict[str, Any]]) -> set[str]:
+        """Partial batch response; anything malformed fails the whole batch, as Lambda does."""
+        everything = {r["messageId"] for r in records}
+        try:
+            response = result.json()
+        except ValueError:
+            return everything
+        if response is None:
+            return set()
+        if not isinstance(response, dict):
+            return everything
+        items = response.get("batchItemFailures")
+        if not items:  # null or empty: complete success
+            return set()
+        if not isinstance(items, list):
+            return everything
+        failed = set()
+        for item in items:
+            ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not ident or ident not in everything:
+                return everything
+            failed.add(ident)
+        return failed
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url(),
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url(),
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                         for i, m in enumerate(messages[start : start + 10])],
+            )
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": message.get("Attributes") or {},
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": _b64(value.get("BinaryValue")),
+                    "stringListValues": value.get("StringListValues") or [],
+                    "binaryListValues": [_b64(v) for v in value.get("BinaryListValues") or []],
+                    "dataType": value.get("DataType"),
+                }
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.config["EventSourceArn"],
+            "awsRegion": self.region,
+        }
+
+
+def _b64(value: bytes | None) -> str | None:
+    return base64.b64encode(value).decode() if value is not None else None

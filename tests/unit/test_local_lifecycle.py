@@ -1,0 +1,124 @@
+"""Starting, finding and stopping the embedded AWS; nothing may be left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_local_support import Emulator, assert_all_gone, free_port, health, wait_for  # noqa: E402
+
+from orderpoc.errors import UserError  # noqa: E402
+from orderpoc.local import lifecycle, procs  # noqa: E402
+
+PID = "import os\ndef handler(event, context):\n    return os.getpid()\n"
+SLEEPER = """
+import os, time
+def handler(event, context):
+    with open(os.environ["OUT"], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def _emulator(state_dir: Path, port: int) -> Emulator:
+    return Emulator(state_dir, port, lifecycle.status(state_dir, port))
+
+
+def test_start_is_idempotent_and_status_describes_the_server(state_dir: Path) -> None:
+    port = free_port()
+    assert lifecycle.status(state_dir, port).running is False
+    first = lifecycle.start(state_dir, port)
+    try:
+        again = lifecycle.ensure_running(state_dir, port)
+        assert (again.pid, again.boot_id) == (first.pid, first.boot_id)
+        status = lifecycle.status(state_dir, port)
+        assert status.running and status.endpoint == f"http://127.0.0.1:{port}"
+        assert status.pid == first.pid and status.started_at and status.log_file.exists()
+        assert status.log_file.parent == state_dir / "local"
+        info = health(_emulator(state_dir, port))
+        assert (info["boot_id"], info["pid"]) == (first.boot_id, first.pid)
+        recorded = json.loads(lifecycle.pid_file(state_dir, port).read_text())
+        assert recorded["pid"] == first.pid
+        assert os.getpgid(first.pid) != os.getpgid(0)  # detached: its own session and group
+    finally:
+        assert lifecycle.stop(state_dir, port) is True
+    assert_all_gone(first.pid)
+    assert not lifecycle.pid_file(state_dir, port).exists()
+    assert lifecycle.stop(state_dir, port) is False
+
+
+def test_stop_then_start_gives_a_fresh_emulator_and_kills_the_workers(state_dir: Path) -> None:
+    port = free_port()
+    first = lifecycle.start(state_dir, port)
+    emulator = _emulator(state_dir, port)
+    emulator.function("pid", PID)
+    worker = emulator.invoke("pid")[1]
+    assert lifecycle.stop(state_dir, port) is True
+    assert_all_gone(first.pid)
+    assert not procs.alive(worker)
+    second = lifecycle.start(state_dir, port)
+    try:
+        assert second.boot_id != first.boot_id and second.pid != first.pid
+        fresh = _emulator(state_dir, port)
+        assert fresh.client("lambda").list_functions()["Functions"] == []  # state is in memory
+    finally:
+        lifecycle.stop(state_dir, port)
+    assert_all_gone(second.pid)
+
+
+def test_sigterm_shuts_the_server_down_cleanly_with_its_workers(state_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    status = lifecycle.start(state_dir, port)
+    try:
+        emulator = _emulator(state_dir, port)
+        emulator.function("pid", PID)
+        idle = emulator.invoke("pid")[1]
+        busy_file = tmp_path / "busy.pid"
+        emulator.function("sleeper", SLEEPER, timeout=60, env={"OUT": str(busy_file)})
+        emulator.client("lambda").invoke(FunctionName="sleeper", InvocationType="Event", Payload=b"{}")
+        busy = int(wait_for(lambda: busy_file.exists() and busy_file.read_text(), what="the busy worker"))
+        assert status.pid is not None
+        os.kill(status.pid, signal.SIGTERM)  # the server alone, not its group
+        wait_for(lambda: not procs.alive(status.pid), what="the server to exit")
+        for worker in (idle, busy):
+            wait_for(lambda: not procs.alive(worker), what=f"worker {worker} to be killed")
+        assert "stopped" in status.log_file.read_text()
+    finally:
+        lifecycle.stop(state_dir, port)
+
+
+def test_a_port_held_by_another_program_is_a_user_error(state_dir: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(UserError, match=f"port {port} is in use by another program; set ORDERPOC_LOCAL_PORT"):
+            lifecycle.start(state_dir, port)
+    assert not lifecycle.pid_file(state_dir, port).exists()
+
+
+def test_a_port_held_by_another_state_dirs_emulator_is_refused(state_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    other = lifecycle.start(tmp_path / "other", port)
+    try:
+        with pytest.raises(UserError, match="another orderpoc local AWS"):
+            lifecycle.start(state_dir, port)
+        lifecycle.pid_file(tmp_path / "other", port).unlink()  # lost pid file: adopted, not restarted
+        adopted = lifecycle.start(tmp_path / "other", port)
+        assert adopted.boot_id == other.boot_id
+    finally:
+        lifecycle.stop(tmp_path / "other", port)
+    assert other.pid is not None
+    assert_all_gone(other.pid)

@@ -1,0 +1,91 @@
+"""Pure pieces of the embedded AWS: event filters, API routing, proxy responses, throttling."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from orderpoc.local import filtering
+from orderpoc.local.apigw_proxy import proxy_response
+from orderpoc.local.apigw_routes import Throttle, resolve
+
+INSERT = {"eventName": "INSERT", "dynamodb": {"NewImage": {"status": {"S": "PAID"}, "total": {"N": "12"}}}}
+
+
+def _passes(record: dict, *patterns: dict) -> bool:
+    criteria = {"Filters": [{"Pattern": json.dumps(p)} for p in patterns]}
+    return filtering.passes(record, filtering.compile_filters(criteria))
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ({"eventName": ["INSERT"]}, True),
+    ({"eventName": ["MODIFY", "REMOVE"]}, False),
+    ({"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}, True),
+    ({"dynamodb": {"NewImage": {"status": {"S": [{"prefix": "PA"}]}}}}, True),
+    ({"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": ["PAID"]}]}}}}, False),
+    ({"dynamodb": {"NewImage": {"missing": [{"exists": False}]}}}, True),
+    ({"dynamodb": {"NewImage": {"missing": [{"exists": True}]}}}, False),
+    ({"eventName": [{"equals-ignore-case": "insert"}]}, True),
+    ({"eventName": "INSERT"}, False),  # values must be lists, as Lambda requires
+])
+def test_filter_patterns(pattern: dict, expected: bool) -> None:
+    assert _passes(INSERT, pattern) is expected
+
+
+def test_no_filters_pass_everything_and_any_matching_filter_suffices() -> None:
+    assert filtering.passes(INSERT, [])
+    assert _passes(INSERT, {"eventName": ["REMOVE"]}, {"eventName": ["INSERT"]})
+
+
+def test_numeric_and_sqs_json_bodies() -> None:
+    record = filtering.sqs_view({"body": json.dumps({"qty": 3, "tags": ["a", "b"]})})
+    assert _passes(record, {"body": {"qty": [{"numeric": [">", 0, "<=", 5]}]}})
+    assert not _passes(record, {"body": {"qty": [{"numeric": [">", 3]}]}})
+    assert _passes(record, {"body": {"tags": ["b"]}})
+    assert filtering.sqs_view({"body": "plain"}) == {"body": "plain"}
+
+
+def test_an_invalid_pattern_matches_nothing() -> None:
+    patterns = filtering.compile_filters({"Filters": [{"Pattern": "{not json"}]})
+    assert not filtering.passes(INSERT, patterns)
+
+
+def _api(*paths_and_methods: tuple[str, str]) -> SimpleNamespace:
+    resources = {}
+    for index, (path, method) in enumerate(paths_and_methods):
+        resources[str(index)] = SimpleNamespace(
+            id=str(index), get_path=lambda p=path: p,
+            resource_methods={method: SimpleNamespace(http_method=method)})
+    return SimpleNamespace(resources=resources)
+
+
+def test_routing_prefers_literals_then_parameters_then_greedy() -> None:
+    api = _api(("/orders/{id}", "GET"), ("/orders/latest", "GET"), ("/{proxy+}", "ANY"), ("/", "GET"))
+    assert resolve(api, "GET", "/orders/latest").resource_path == "/orders/latest"
+    route = resolve(api, "GET", "/orders/o-1")
+    assert (route.resource_path, route.path_parameters) == ("/orders/{id}", {"id": "o-1"})
+    assert resolve(api, "POST", "/orders/o-1").path_parameters == {"proxy": "orders/o-1"}
+    assert resolve(api, "GET", "/").resource_path == "/"
+    assert resolve(_api(("/orders", "POST")), "GET", "/orders") is None
+
+
+@pytest.mark.parametrize("payload", [None, "text", {"body": "x"}, {"statusCode": "abc"}, {"statusCode": 200, "body": {}}])
+def test_malformed_proxy_responses_are_rejected(payload: object) -> None:
+    assert proxy_response(payload, "rid") is None
+
+
+def test_proxy_response_mapping() -> None:
+    response = proxy_response({"statusCode": 204, "headers": {"A": "1"}, "multiValueHeaders": {"B": ["x", "y"]}}, "rid")
+    assert response is not None and response.status_code == 204
+    assert response.headers["A"] == "1" and response.headers.getlist("B") == ["x", "y"]
+    assert response.headers["x-amzn-RequestId"] == "rid"
+
+
+def test_throttle_is_a_token_bucket() -> None:
+    plan = SimpleNamespace(id="p", throttle={"rateLimit": 0.001, "burstLimit": 2})
+    key = SimpleNamespace(id="k")
+    throttle = Throttle()
+    assert [throttle.allow(plan, key) for _ in range(3)] == [True, True, False]
+    assert Throttle().allow(SimpleNamespace(id="q", throttle={}), key)
