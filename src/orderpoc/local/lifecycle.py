@@ -21,6 +21,7 @@ from typing import Any
 
 from orderpoc.errors import UserError
 from orderpoc.local import procs
+from orderpoc.state import ensure_private_dir
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_orderpoc/health"
@@ -42,6 +43,11 @@ class LocalStatus:
 
 def local_dir(state_dir: Path) -> Path:
     return Path(state_dir) / "local"
+
+
+def _private_dirs(state_dir: Path) -> None:
+    ensure_private_dir(state_dir)
+    ensure_private_dir(local_dir(state_dir))
 
 
 def pid_file(state_dir: Path, port: int) -> Path:
@@ -70,8 +76,10 @@ def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
     if not _port_free(port):
         return _adopt_or_refuse(state_dir, port)
     directory = local_dir(state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    with log_file(state_dir, port).open("ab") as log:
+    _private_dirs(state_dir)
+    # The log holds what functions print: owner-only, like the state file.
+    log_fd = os.open(log_file(state_dir, port), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "orderpoc.local.server", "--port", str(port),
              "--state-dir", str(Path(state_dir).resolve())],
@@ -141,7 +149,7 @@ def _adopt_or_refuse(state_dir: Path, port: int) -> LocalStatus:
             f"port {port} is used by another orderpoc local AWS (state dir {health.get('state_dir')}); "
             "stop it or set ORDERPOC_LOCAL_PORT to a free port"
         )
-    local_dir(state_dir).mkdir(parents=True, exist_ok=True)
+    _private_dirs(state_dir)
     _write_pid_file(state_dir, port, int(health["pid"]))
     return _status(state_dir, port, health)
 
