@@ -49,6 +49,20 @@ def is_not_found(exc: BaseException) -> bool:
     )
 
 
+def unless_not_found(call: Callable[[], T]) -> T | None:
+    """The call's result, or None when AWS answers that the thing does not exist.
+
+    Only a ClientError that is_not_found() accepts becomes None; every other error propagates.
+    A call whose own result may be None cannot tell "gone" from "done": boto3 calls return a dict.
+    """
+    try:
+        return call()
+    except botocore.exceptions.ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
 class Clients:
     """Creates boto3 clients lazily, once per service, shared across the engine's threads.
 

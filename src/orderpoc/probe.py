@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.errors import UserError
 from orderpoc.resources.base import Context
 from orderpoc.settings import Names
@@ -46,12 +46,8 @@ def find_endpoints(ctx: Context, names: Names, endpoint_url: str | None, stage: 
         invoke_url = f"{endpoint_url.rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
     else:
         invoke_url = f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com/{stage}"
-    try:
-        dlq_url = ctx.clients("sqs").get_queue_url(QueueName=names.dlq)["QueueUrl"]
-    except Exception as exc:  # noqa: BLE001 - the DLQ only feeds hints
-        if not is_not_found(exc):
-            raise
-        dlq_url = None
+    # The DLQ only feeds hints: a missing one is no error.
+    dlq_url = unless_not_found(lambda: ctx.clients("sqs").get_queue_url(QueueName=names.dlq)["QueueUrl"])
     return Endpoints(invoke_url, keys[0]["value"], names.table, ctx.arn("sns", names.topic), dlq_url)
 
 
@@ -111,15 +107,10 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
 
 
 def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> None:
-    for call in (
-        lambda: subscription_arn and ctx.clients("sns").unsubscribe(SubscriptionArn=subscription_arn),
-        lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url),
-    ):
-        try:
-            call()
-        except Exception as exc:  # noqa: BLE001 - already gone is fine
-            if not is_not_found(exc):
-                raise
+    # Already gone is fine.
+    if subscription_arn:
+        unless_not_found(lambda: ctx.clients("sns").unsubscribe(SubscriptionArn=subscription_arn))
+    unless_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url))
 
 
 def sweep_probes(ctx: Context) -> list[str]:

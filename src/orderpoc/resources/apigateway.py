@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.exceptions
-
-from orderpoc.aws import error_code, is_not_found, retry
+from orderpoc.aws import error_code, retry, unless_not_found
 from orderpoc.resources import apigateway_routes as routes
 from orderpoc.resources.apigateway_access import api_key, usage_plan
 from orderpoc.resources.apigateway_routes import find_api
@@ -70,32 +68,22 @@ class RestApi(Resource):
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")
         api_id = (outputs or {}).get("id")
-        if api_id:
-            try:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
-                client.get_rest_api(restApiId=api_id)
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return False
-                raise
+        if api_id:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
+            if unless_not_found(lambda: client.get_rest_api(restApiId=api_id)) is None:
+                return False
         else:
             api = find_api(ctx, name)
             if api is None:
                 return False
             api_id = api["id"]
-        try:
-            # AWS allows one DeleteRestApi per 30 s per account; botocore's own throttling retries
-            # may run out when several stacks come down at once.
-            retry(
-                lambda: client.delete_rest_api(restApiId=api_id),
-                should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
-                attempts=6, base_delay=10.0, max_delay=30.0,
-                on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
-            )
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        # AWS allows one DeleteRestApi per 30 s per account; botocore's own throttling retries
+        # may run out when several stacks come down at once.
+        return unless_not_found(lambda: retry(
+            lambda: client.delete_rest_api(restApiId=api_id),
+            should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
+            attempts=6, base_delay=10.0, max_delay=30.0,
+            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
+        )) is not None
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         # Routes compared one by one, so the message names the route and the field.

@@ -8,19 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.exceptions
-
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
-from orderpoc.resources.util import changed_tags, paginate
-from orderpoc.settings import TAG_KEY
-
-
-def _pick(ctx: Context, items: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    """Names are not unique here: prefer ours (tagged with the stack), then the oldest."""
-    named = [i for i in items if i.get("name") == name]
-    tagged = [i for i in named if (i.get("tags") or {}).get(TAG_KEY) == ctx.stack]
-    return min(tagged or named, key=lambda i: (str(i.get("createdDate", "")), i["id"]), default=None)
+from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found
 
 
 def _arn(ctx: Context, path: str) -> str:
@@ -32,7 +22,7 @@ class ApiKey(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         keys = paginate(ctx.clients("apigateway"), "get_api_keys", "items", nameQuery=name, includeValues=False)
-        key = _pick(ctx, list(keys), name)
+        key = pick_ours(ctx, list(keys), name)
         return None if key is None else self._live(key)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
@@ -57,20 +47,10 @@ class ApiKey(Resource):
         return self._live(client.get_api_key(apiKey=key_id, includeValue=False))
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        client = ctx.clients("apigateway")
-        key_id = (outputs or {}).get("id")
+        key_id = recorded_or_found(self, ctx, name, outputs, "id")
         if key_id is None:
-            live = self.find(ctx, name, {})
-            if live is None:
-                return False
-            key_id = live.outputs["id"]
-        try:
-            client.delete_api_key(apiKey=key_id)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+            return False
+        return unless_not_found(lambda: ctx.clients("apigateway").delete_api_key(apiKey=key_id)) is not None
 
     def _live(self, key: dict[str, Any]) -> Live:
         config = {
@@ -118,7 +98,7 @@ class UsagePlan(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         plans = list(paginate(ctx.clients("apigateway"), "get_usage_plans", "items"))
-        plan = _pick(ctx, plans, name)
+        plan = pick_ours(ctx, plans, name)
         return None if plan is None else self._live(ctx, plan, desired)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
@@ -168,13 +148,8 @@ class UsagePlan(Resource):
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")
         plan_id = (outputs or {}).get("id")
-        if plan_id:
-            try:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
-                live: Live | None = self._live(ctx, client.get_usage_plan(usagePlanId=plan_id), {})
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return False
-                raise
+        if plan_id:  # read first: moto fails with a 500 (KeyError) deleting an unknown id
+            live = unless_not_found(lambda: self._live(ctx, client.get_usage_plan(usagePlanId=plan_id), {}))
         else:
             live = self.find(ctx, name, {})
         if live is None:
@@ -187,13 +162,7 @@ class UsagePlan(Resource):
             client.update_usage_plan(usagePlanId=plan_id, patchOperations=stages)
         for key_id in live.config["api_key_ids"]:
             client.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
-        try:
-            client.delete_usage_plan(usagePlanId=plan_id)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return unless_not_found(lambda: client.delete_usage_plan(usagePlanId=plan_id)) is not None
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         want = {**desired, "throttle": _throttle(desired.get("throttle")), "quota": _quota(desired.get("quota"))}

@@ -11,22 +11,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.exceptions
-
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, canonical, diff_config
-from orderpoc.resources.util import paginate
-from orderpoc.settings import TAG_KEY
+from orderpoc.resources.util import paginate, pick_ours
 
 RouteKey = tuple[str, str]  # (path, HTTP method)
 
 
 def find_api(ctx: Context, name: str, *, require_tag: bool = False) -> dict[str, Any] | None:
     """The REST API called `name`; names are not unique, so prefer the one tagged with our stack."""
-    apis = [a for a in paginate(ctx.clients("apigateway"), "get_rest_apis", "items") if a["name"] == name]
-    tagged = [a for a in apis if (a.get("tags") or {}).get(TAG_KEY) == ctx.stack]
-    candidates = tagged if tagged or require_tag else apis
-    return min(candidates, key=lambda a: (str(a.get("createdDate", "")), a["id"])) if candidates else None
+    apis = list(paginate(ctx.clients("apigateway"), "get_rest_apis", "items"))
+    return pick_ours(ctx, apis, name, require_tag=require_tag)
 
 
 @dataclass
@@ -146,12 +141,9 @@ def _model(model: dict[str, Any] | None) -> Config | None:
 
 
 def _get_integration(client: Any, api_id: str, resource_id: str, verb: str) -> dict[str, Any] | None:
-    try:
-        found = client.get_integration(restApiId=api_id, resourceId=resource_id, httpMethod=verb)
-    except botocore.exceptions.ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
+    found = unless_not_found(lambda: client.get_integration(restApiId=api_id, resourceId=resource_id, httpMethod=verb))
+    if found is None:
+        return None
     found.pop("ResponseMetadata", None)
     return found or None  # moto answers "null" for a method without integration
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from orderpoc.aws import is_not_found
+from orderpoc.aws import is_not_found, unless_not_found
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
 from orderpoc.resources.util import changed_tags
@@ -49,21 +49,14 @@ class ApiStage(Resource):
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         api_id = desired["rest_api_id"]
         client = ctx.clients("apigateway")
-        try:
-            found = client.get_stage(restApiId=api_id, stageName=name)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):  # no such stage, or no such API
-                return None
-            raise
+        found = unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name))
+        if found is None:  # no such stage, or no such API
+            return None
         revision = None
         if found.get("deploymentId"):
-            try:
-                revision = client.get_deployment(restApiId=api_id, deploymentId=found["deploymentId"]).get(
-                    "description"
-                )
-            except botocore.exceptions.ClientError as exc:
-                if not is_not_found(exc):
-                    raise
+            revision = unless_not_found(
+                lambda: client.get_deployment(restApiId=api_id, deploymentId=found["deploymentId"]).get("description")
+            )
         config = {
             "rest_api_id": api_id,
             "revision": revision,

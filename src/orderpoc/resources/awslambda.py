@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.exceptions
-
-from orderpoc.aws import is_conflict, is_not_found, is_propagation_delay, retry
+from orderpoc.aws import is_conflict, is_propagation_delay, retry, unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
-from orderpoc.resources.util import changed_tags
+from orderpoc.resources.util import changed_tags, say_retry
 
 # desired key -> create/update_function_configuration parameter (environment is handled apart)
 _CONFIG_PARAMS = {
@@ -39,20 +37,13 @@ def _config_params(desired: Config, keys: list[str]) -> dict[str, Any]:
     return params
 
 
-def _say_retry(ctx: Context, name: str) -> Any:
-    return lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s")
-
-
 class LambdaFunction(Resource):
     kind = "lambda_function"
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
-        try:
-            resp = ctx.clients("lambda").get_function(FunctionName=name)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        resp = unless_not_found(lambda: ctx.clients("lambda").get_function(FunctionName=name))
+        if resp is None:
+            return None
         conf = resp["Configuration"]
         return Live(
             outputs={"arn": conf["FunctionArn"], "name": conf["FunctionName"]},
@@ -75,7 +66,7 @@ class LambdaFunction(Resource):
                 **_config_params(desired, keys),
             ),
             should_retry=is_propagation_delay,
-            on_wait=_say_retry(ctx, name),
+            on_wait=say_retry(ctx, name),
         )
         ctx.say(f"waiting for function {name} Active")
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
@@ -90,7 +81,7 @@ class LambdaFunction(Resource):
                     FunctionName=name, ZipFile=desired["_zip"], Publish=False
                 ),
                 should_retry=is_conflict,
-                on_wait=_say_retry(ctx, name),
+                on_wait=say_retry(ctx, name),
             )
             self._wait_updated(ctx, name)
         keys = [
@@ -104,7 +95,7 @@ class LambdaFunction(Resource):
                     FunctionName=name, **_config_params(desired, keys)
                 ),
                 should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
-                on_wait=_say_retry(ctx, name),
+                on_wait=say_retry(ctx, name),
             )
             self._wait_updated(ctx, name)
         tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
@@ -113,13 +104,7 @@ class LambdaFunction(Resource):
         return self._refind(ctx, name, desired)
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        try:
-            ctx.clients("lambda").delete_function(FunctionName=name)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return unless_not_found(lambda: ctx.clients("lambda").delete_function(FunctionName=name)) is not None
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         # The environment is replaced as a whole, so an extra variable is drift too (the default
@@ -153,12 +138,9 @@ class LambdaPermission(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         function_name, statement_id = _split(name)
-        try:
-            resp = ctx.clients("lambda").get_policy(FunctionName=function_name)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):  # no policy at all, or no function
-                return None
-            raise
+        resp = unless_not_found(lambda: ctx.clients("lambda").get_policy(FunctionName=function_name))
+        if resp is None:  # no policy at all, or no function
+            return None
         for st in json.loads(resp["Policy"]).get("Statement", []):
             if st.get("Sid") == statement_id:
                 principal = st.get("Principal")
@@ -190,7 +172,7 @@ class LambdaPermission(Resource):
         retry(
             lambda: ctx.clients("lambda").add_permission(**params),
             should_retry=is_conflict,
-            on_wait=_say_retry(ctx, name),
+            on_wait=say_retry(ctx, name),
         )
         return Live(
             outputs={"statement_id": desired["statement_id"]},
@@ -204,19 +186,12 @@ class LambdaPermission(Resource):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         function_name, statement_id = _split(name)
-        try:
-            retry(
-                lambda: ctx.clients("lambda").remove_permission(
-                    FunctionName=function_name, StatementId=statement_id
-                ),
-                should_retry=is_conflict,
-                on_wait=_say_retry(ctx, name),
-            )
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        removed = unless_not_found(lambda: retry(
+            lambda: ctx.clients("lambda").remove_permission(FunctionName=function_name, StatementId=statement_id),
+            should_retry=is_conflict,
+            on_wait=say_retry(ctx, name),
+        ))
+        return removed is not None
 
 
 function = LambdaFunction()

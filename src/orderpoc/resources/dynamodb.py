@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.errors import ResourceError
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, dict_to_tags, tags_to_dict
@@ -22,12 +22,9 @@ class Table(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         ddb = ctx.clients("dynamodb")
-        try:
-            table = ddb.describe_table(TableName=name)["Table"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        table = unless_not_found(lambda: ddb.describe_table(TableName=name)["Table"])
+        if table is None:
+            return None
         stream = table.get("StreamSpecification") or {}
         config: Config = {
             "hash_key": next((k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH"), None),
@@ -89,12 +86,8 @@ class Table(Resource):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         ddb = ctx.clients("dynamodb")
-        try:
-            ddb.delete_table(TableName=name)
-        except Exception as exc:
-            if is_not_found(exc):  # ResourceNotFoundException
-                return False
-            raise
+        if unless_not_found(lambda: ddb.delete_table(TableName=name)) is None:  # ResourceNotFoundException
+            return False
         ctx.say("waiting for the table to be deleted")
         ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=_WAIT)
         return True

@@ -11,12 +11,10 @@ import json
 import time
 from typing import Any
 
-import botocore.exceptions
-
-from orderpoc.aws import error_code, is_conflict, is_not_found, is_propagation_delay, retry
+from orderpoc.aws import error_code, is_conflict, is_propagation_delay, retry, unless_not_found
 from orderpoc.errors import ResourceError
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
-from orderpoc.resources.util import paginate
+from orderpoc.resources.util import paginate, recorded_or_found, say_retry
 
 # What update_event_source_mapping accepts; anything else (EventSourceArn, StartingPosition...) is
 # fixed at creation, so drift there means delete and recreate.
@@ -87,15 +85,11 @@ class EventSourceMapping(Resource):
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         function_name, source_name = _split(name)
         client = ctx.clients("lambda")
-        try:
-            mappings = list(paginate(
-                client, "list_event_source_mappings", "EventSourceMappings",
-                FunctionName=function_name,
-            ))
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        mappings = unless_not_found(lambda: list(paginate(
+            client, "list_event_source_mappings", "EventSourceMappings", FunctionName=function_name,
+        )))
+        if mappings is None:
+            return None
         found = [
             m for m in mappings
             if _matches(m["EventSourceArn"], source_name) and m.get("State") != "Deleting"
@@ -110,7 +104,7 @@ class EventSourceMapping(Resource):
         resp = retry(
             lambda: client.create_event_source_mapping(**params),
             should_retry=_create_retryable,
-            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
+            on_wait=say_retry(ctx, name),
         )
         return _live(self._wait(ctx, name, resp["UUID"], lambda m: m is not None and m["State"] in _STEADY))
 
@@ -131,31 +125,25 @@ class EventSourceMapping(Resource):
                 UUID=uuid, **{k: desired[k] for k in changed}
             ),
             should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
-            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
+            on_wait=say_retry(ctx, name),
         )
         return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        uuid = (outputs or {}).get("uuid")
+        uuid = recorded_or_found(self, ctx, name, outputs, "uuid")
         if uuid is None:
-            live = self.find(ctx, name, {})
-            if live is None:
-                return False
-            uuid = live.outputs["uuid"]
+            return False
         client = ctx.clients("lambda")
         # Read first: moto answers 200 to deleting an unknown UUID; on AWS it is one cheap call.
         if self._get(ctx, uuid) is None:
             return False
-        try:
-            retry(
-                lambda: client.delete_event_source_mapping(UUID=uuid),
-                should_retry=is_conflict,
-                on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s"),
-            )
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
+        deleted = unless_not_found(lambda: retry(
+            lambda: client.delete_event_source_mapping(UUID=uuid),
+            should_retry=is_conflict,
+            on_wait=say_retry(ctx, name),
+        ))
+        if deleted is None:
+            return False
         self._wait(ctx, name, uuid, lambda m: m is None or m["State"] != "Deleting")
         return True
 
@@ -177,12 +165,7 @@ class EventSourceMapping(Resource):
         return figures
 
     def _get(self, ctx: Context, uuid: str) -> dict[str, Any] | None:
-        try:
-            return ctx.clients("lambda").get_event_source_mapping(UUID=uuid)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        return unless_not_found(lambda: ctx.clients("lambda").get_event_source_mapping(UUID=uuid))
 
     def _wait(self, ctx: Context, name: str, uuid: str, done: Any) -> dict[str, Any]:
         """Poll with capped backoff until done(mapping or None); bounded by _WAIT_SECONDS."""

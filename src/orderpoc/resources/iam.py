@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags, dict_to_tags, paginate, tags_to_dict
 
@@ -55,18 +55,12 @@ class IamRole(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         iam = ctx.clients("iam")
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        try:
-            policy = iam.get_role_policy(RoleName=name, PolicyName=desired["policy_name"])["PolicyDocument"]
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise
-            policy = None
+        role = unless_not_found(lambda: iam.get_role(RoleName=name)["Role"])
+        if role is None:
+            return None
+        policy = unless_not_found(
+            lambda: iam.get_role_policy(RoleName=name, PolicyName=desired["policy_name"])["PolicyDocument"]
+        )
         config = {
             "trust_policy": normalise_policy(role["AssumeRolePolicyDocument"]),
             "policy_name": desired["policy_name"] if policy is not None else None,
@@ -112,20 +106,7 @@ class IamRole(Resource):
         return self._written(live.outputs, desired, have["tags"])
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        iam = ctx.clients("iam")
-        try:
-            # A role cannot be deleted while it has inline or attached policies.
-            for policy in list(paginate(iam, "list_role_policies", "PolicyNames", RoleName=name)):
-                iam.delete_role_policy(RoleName=name, PolicyName=policy)
-            attached = list(paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name))
-            for policy in attached:
-                iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
-            iam.delete_role(RoleName=name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return unless_not_found(lambda: _delete_role(ctx.clients("iam"), name)) is not None
 
     @staticmethod
     def _put_policy(ctx: Context, name: str, desired: Config) -> None:
@@ -141,6 +122,16 @@ class IamRole(Resource):
             "policy": normalise_policy(desired["policy"]), "tags": {**(tags or {}), **desired["tags"]},
         }
         return Live(outputs, config)
+
+
+def _delete_role(iam: Any, name: str) -> dict[str, Any]:
+    """Delete the role and, first, its policies: a role cannot be deleted while it has any."""
+    for policy in list(paginate(iam, "list_role_policies", "PolicyNames", RoleName=name)):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    attached = list(paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name))
+    for policy in attached:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    return iam.delete_role(RoleName=name)  # the response: a dict, never None
 
 
 role = IamRole()

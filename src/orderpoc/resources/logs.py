@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from orderpoc.aws import is_not_found
+from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, paginate
 
@@ -46,13 +46,8 @@ class LogGroup(Resource):
         return Live(live.outputs, {"retention_days": retention, "tags": {**live.config["tags"], **tags}})
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        try:
-            ctx.clients("logs").delete_log_group(logGroupName=name)
-        except Exception as exc:
-            if is_not_found(exc):  # ResourceNotFoundException
-                return False
-            raise
-        return True
+        # None: ResourceNotFoundException
+        return unless_not_found(lambda: ctx.clients("logs").delete_log_group(logGroupName=name)) is not None
 
     @staticmethod
     def _tags(ctx: Context, arn: str) -> dict[str, str]:

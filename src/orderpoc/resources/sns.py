@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import error_code, is_not_found
+from orderpoc.aws import error_code, is_not_found, unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, dict_to_tags, paginate, tags_to_dict
 
@@ -66,16 +66,13 @@ class Subscription(Resource):
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         sns = ctx.clients("sns")
-        try:
-            for sub in paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=desired["topic_arn"]):
-                if sub["Protocol"] == desired["protocol"] and sub["Endpoint"] == desired["endpoint"]:
-                    config = {"topic_arn": sub["TopicArn"], "protocol": sub["Protocol"], "endpoint": sub["Endpoint"]}
-                    return Live({"arn": sub["SubscriptionArn"]}, config)
-        except Exception as exc:
-            if is_not_found(exc):  # no topic, so no subscription
-                return None
-            raise
-        return None
+        subs = paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=desired["topic_arn"])
+        ours = (s for s in subs if s["Protocol"] == desired["protocol"] and s["Endpoint"] == desired["endpoint"])
+        sub = unless_not_found(lambda: next(ours, None))  # None too when there is no topic, so no subscription
+        if sub is None:
+            return None
+        config = {"topic_arn": sub["TopicArn"], "protocol": sub["Protocol"], "endpoint": sub["Endpoint"]}
+        return Live({"arn": sub["SubscriptionArn"]}, config)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         arn = ctx.clients("sns").subscribe(
@@ -111,12 +108,7 @@ class Subscription(Resource):
 
 
 def _attributes(ctx: Context, arn: str) -> dict[str, Any] | None:
-    try:
-        return dict(ctx.clients("sns").get_topic_attributes(TopicArn=arn)["Attributes"])
-    except Exception as exc:
-        if is_not_found(exc):
-            return None
-        raise
+    return unless_not_found(lambda: dict(ctx.clients("sns").get_topic_attributes(TopicArn=arn)["Attributes"]))
 
 
 topic = Topic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orderpoc.aws import error_code, is_not_found, retry
+from orderpoc.aws import error_code, is_not_found, retry, unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags
 
@@ -92,15 +92,10 @@ class Queue(Resource):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         sqs = ctx.clients("sqs")
-        try:
-            # The URL is looked up even when recorded: it proves the queue still exists.
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            sqs.delete_queue(QueueUrl=url)
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        # The URL is looked up even when recorded: it proves the queue still exists.
+        return unless_not_found(
+            lambda: sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        ) is not None
 
     def figures(self, ctx: Context, live: Live) -> dict[str, int]:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]

@@ -1,9 +1,14 @@
-"""Small helpers shared by the resource kinds: tag shapes, pagination, tag diffs."""
+"""Small helpers shared by the resource kinds: tag shapes, pagination, tag diffs, ids, progress."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from orderpoc.settings import TAG_KEY
+
+if TYPE_CHECKING:
+    from orderpoc.resources.base import Context, Outputs, Resource
 
 
 def tags_to_dict(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
@@ -30,3 +35,29 @@ def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Ite
     """Yield the items of every page of a list/describe call, using botocore's paginator."""
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(result_key, [])
+
+
+def pick_ours(
+    ctx: Context, items: list[dict[str, Any]], name: str, *, require_tag: bool = False
+) -> dict[str, Any] | None:
+    """The item called `name`; names are not unique, so prefer ours (tagged with the stack), then
+    the oldest. With require_tag, only a tagged one will do."""
+    named = [i for i in items if i.get("name") == name]
+    tagged = [i for i in named if (i.get("tags") or {}).get(TAG_KEY) == ctx.stack]
+    candidates = tagged if tagged or require_tag else named
+    return min(candidates, key=lambda i: (str(i.get("createdDate", "")), i["id"]), default=None)
+
+
+def recorded_or_found(resource: Resource, ctx: Context, name: str, outputs: Outputs | None, key: str) -> Any:
+    """outputs[key] when the state recorded it, else the one find() reports; None when nothing is found."""
+    value = (outputs or {}).get(key)
+    if value is None:
+        live = resource.find(ctx, name, {})
+        if live is not None:
+            value = live.outputs[key]
+    return value
+
+
+def say_retry(ctx: Context, name: str) -> Callable[[str, float], None]:
+    """retry()'s on_wait: tell the user which resource waits, why, and for how long."""
+    return lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.1f}s")
