@@ -126,6 +126,10 @@ def build_specs(
             ),
             "model": {"name": "Order", "content_type": "application/json", "schema": ORDER_MODEL},
             "validator": {"name": "body-and-params", "validate_body": True, "validate_parameters": True},
+            # API Gateway's default 400 only says "Invalid request body"; say why.
+            "gateway_responses": {"BAD_REQUEST_BODY": {"status_code": "400", "templates": {
+                "application/json": '{"message": "Invalid request body: $context.error.validationErrorString"}',
+            }}},
             "routes": [
                 {"path": "/order", "method": "POST", "api_key_required": True, "validate": True,
                  "model": "Order", "request_parameters": {}},

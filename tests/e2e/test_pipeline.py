@@ -76,7 +76,10 @@ def test_api_key_and_validator_are_enforced(cli, deployed):
     assert http.post_json(url, good, {}).status == 403
     assert http.post_json(url, good, {"x-api-key": "not-a-key"}).status == 403
     bad = http.post_json(url, {"customerId": "c", "items": []}, {"x-api-key": _api_key(cli)})
-    assert bad.status == 400 and "message" in bad.json()
+    assert bad.status == 400 and "should be non-empty" in bad.json()["message"]  # the validator says why
+    rounding = http.post_json(url, {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": "1.001"}]},
+                              {"x-api-key": _api_key(cli)})
+    assert rounding.status == 400 and rounding.json()["errors"][0]["field"] == "items[0].unitPrice"  # intake's check
 
 
 def test_send_test_order_passes_and_leaves_no_probe_queue(cli, deployed):

@@ -43,6 +43,7 @@ class RestApi(Resource):
             r["id"] for r in client.get_resources(restApiId=api["id"])["items"] if r["path"] == "/"
         )
         routes.reconcile(client, api["id"], routes.empty(root_id), desired)
+        _put_gateway_responses(client, api["id"], desired, {})
         return self._live(ctx, api, desired)
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
@@ -63,6 +64,7 @@ class RestApi(Resource):
             client.tag_resource(resourceArn=live.outputs["arn"], tags=tags)
         # Re-read: reconcile needs resource/method/validator ids, which the config does not keep.
         routes.reconcile(client, api_id, routes.observe(client, api_id, desired), desired)
+        _put_gateway_responses(client, api_id, desired, have.get("gateway_responses") or {})
         return self._live(ctx, client.get_rest_api(restApiId=api_id), desired)
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
@@ -106,6 +108,8 @@ class RestApi(Resource):
             "tags": api.get("tags") or {},
             **snap.config,
         }
+        if "gateway_responses" in desired:
+            config["gateway_responses"] = _observe_gateway_responses(ctx.clients("apigateway"), api["id"])
         outputs = {
             "id": api["id"],
             "name": api["name"],
@@ -114,6 +118,22 @@ class RestApi(Resource):
             "execute_arn": ctx.arn("execute-api", api["id"]),
         }
         return Live(outputs=outputs, config=config)
+
+
+def _observe_gateway_responses(client: Any, api_id: str) -> Config:
+    """Customised gateway responses (e.g. a 400 that says why validation failed), by type."""
+    items = client.get_gateway_responses(restApiId=api_id, limit=500).get("items", [])
+    return {
+        r["responseType"]: {"status_code": r.get("statusCode"), "templates": r.get("responseTemplates") or {}}
+        for r in items if not r.get("defaultResponse")
+    }
+
+
+def _put_gateway_responses(client: Any, api_id: str, desired: Config, have: Config) -> None:
+    for kind, want in (desired.get("gateway_responses") or {}).items():
+        if have.get(kind) != want:
+            client.put_gateway_response(restApiId=api_id, responseType=kind, statusCode=want["status_code"],
+                                        responseTemplates=want["templates"])
 
 
 rest_api = RestApi()
