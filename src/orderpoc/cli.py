@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -160,11 +161,17 @@ def _print_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, default=str))
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line and exit 2; no traceback unless ORDERPOC_DEBUG=1."""
     from orderpoc import cli_local, cli_trace  # noqa: F401 - registers the commands
 
     debug = os.environ.get("ORDERPOC_DEBUG") == "1"
+    # A polite kill is handled like Ctrl-C, so cleanups (send-test-order's probe queue) still run.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="orderpoc", standalone_mode=False)
     except click.exceptions.Abort:

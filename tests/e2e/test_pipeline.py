@@ -82,10 +82,47 @@ def test_api_key_and_validator_are_enforced(cli, deployed):
     assert rounding.status == 400 and rounding.json()["errors"][0]["field"] == "items[0].unitPrice"  # intake's check
 
 
+def _probe_leftovers(cli) -> list[str]:
+    queues = cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", [])
+    subscriptions = [s["Endpoint"] for s in cli.client("sns").list_subscriptions()["Subscriptions"]
+                     if ":e2e-probe-" in s["Endpoint"]]
+    return queues + subscriptions
+
+
 def test_send_test_order_passes_and_leaves_no_probe_queue(cli, deployed):
     result = cli.json("send-test-order")
     assert result["ok"] is True and set(result["hops"]) == {"accepted", "stored", "notified"}
-    assert cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", []) == []
+    assert _probe_leftovers(cli) == []
+
+
+def test_send_test_order_with_an_order_file(cli, deployed, tmp_path):
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps({"customerId": "from-file", "items": [{"sku": "F-1", "quantity": 1, "unitPrice": 5}]}))
+    result = cli.json("send-test-order", "--order", str(order))
+    assert result["ok"] is True
+    item = cli.client("dynamodb").get_item(TableName="e2e-orders", Key={"orderId": {"S": result["orderId"]}})["Item"]
+    assert item["customerId"]["S"] == "from-file"
+
+
+def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "orderpoc", "send-test-order", "--count", "2000", "--rate", "5"],
+                            cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls"))
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert _probe_leftovers(cli) == []
+
+
+def test_email_notifications_reach_the_local_outbox(cli, deployed):
+    assert cli.json("up", "--notify-email", "ops@example.com")["actions"]["email"] == "create"
+    order_id = cli.json("send-test-order")["orderId"]
+    mails = _wait_for(lambda: [m for m in json.loads(cli.run("local", "outbox", "--json").stdout)
+                               if order_id in json.dumps(m)])
+    assert mails[0]["endpoint"] == "ops@example.com"
 
 
 def test_send_test_order_invalid(cli, deployed):
@@ -99,7 +136,7 @@ def test_load_mode_loses_and_duplicates_nothing(cli, deployed):
     assert result["ok"] is True, result
     assert result["accepted"] == result["stored"] == result["notified"] == 300
     assert result["duplicates"] == 0 and result["missing"] == {"stored": 0, "notified": 0}
-    assert cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", []) == []
+    assert _probe_leftovers(cli) == []
 
 
 def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, deployed):
