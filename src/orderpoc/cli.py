@@ -78,7 +78,7 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(short_help="Create or update the stack; no-op when nothing changed.")
 @common_options
 @click.option("--notify-email", metavar="ADDRESS", help="Also subscribe this email address to the topic.")
 @json_option
@@ -102,7 +102,7 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
     ui.console.print(f"Next: [bold]orderpoc send-test-order{_flags(settings)}[/]")
 
 
-@cli.command()
+@cli.command(short_help="Delete every resource of the stack.")
 @common_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal, target aws).")
 @json_option
@@ -125,7 +125,7 @@ def down(settings: Settings, yes: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@cli.command()
+@cli.command(short_help="Each resource: ok / missing / drifted, with figures.")
 @common_options
 @json_option
 def status(settings: Settings, as_json: bool) -> None:

@@ -18,7 +18,7 @@ state_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-@cli.group()
+@cli.group(short_help="Start, stop and inspect the embedded local AWS.")
 def local() -> None:
     """The embedded local AWS on 127.0.0.1 (port: ORDERPOC_LOCAL_PORT, default 4566).
 

@@ -20,7 +20,7 @@ from orderpoc.settings import Settings
 from orderpoc.trace import HOPS, Trace, follow_one, sample_order
 
 
-@cli.command("send-test-order")
+@cli.command("send-test-order", short_help="Send an order and follow it through every hop.")
 @common_options
 @click.option("--order", "order_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file with the order to send.")
