@@ -14,7 +14,7 @@ import botocore.exceptions
 from orderpoc.aws import is_not_found, unless_not_found
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
-from orderpoc.resources.util import changed_tags
+from orderpoc.resources.util import changed_tags, paginate
 from orderpoc.settings import Names
 
 # methodSettings key (as get_stage returns it) -> update_stage patch path below /{resource}/{method}/
@@ -69,9 +69,8 @@ class ApiStage(Resource):
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         client = ctx.clients("apigateway")
         api_id = desired["rest_api_id"]
-        deployment = client.create_deployment(restApiId=api_id, description=desired["revision"])
         client.create_stage(
-            restApiId=api_id, stageName=name, deploymentId=deployment["id"],
+            restApiId=api_id, stageName=name, deploymentId=_deployment(client, api_id, desired["revision"]),
             description=desired.get("description", ""), tags=desired.get("tags") or {},
         )
         ops = _settings_ops(desired.get("method_settings") or {}, {})
@@ -86,8 +85,8 @@ class ApiStage(Resource):
         old_deployment = None
         if desired["revision"] != have.get("revision"):
             ctx.say(f"deploying the API to stage {name}")
-            deployment = client.create_deployment(restApiId=api_id, description=desired["revision"])
-            ops.append({"op": "replace", "path": "/deploymentId", "value": deployment["id"]})
+            deployment_id = _deployment(client, api_id, desired["revision"])
+            ops.append({"op": "replace", "path": "/deploymentId", "value": deployment_id})
             old_deployment = live.outputs.get("deployment_id")
         if desired.get("description", "") != have.get("description"):
             ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
@@ -136,6 +135,15 @@ class ApiStage(Resource):
             "deployment_id": deployment_id,
             "invoke_url": f"https://{api_id}.execute-api.{ctx.region}.{domain}/{name}",
         }
+
+
+def _deployment(client: Any, api_id: str, revision: str) -> str:
+    """A deployment of this revision: the one a run that crashed before pointing the stage at it left
+    behind (find before create: a rerun makes no second one), else a new one."""
+    for deployment in paginate(client, "get_deployments", "items", restApiId=api_id):
+        if deployment.get("description") == revision:
+            return str(deployment["id"])
+    return str(client.create_deployment(restApiId=api_id, description=revision)["id"])
 
 
 def _forget_deployment(client: Any, api_id: str, deployment_id: str) -> None:

@@ -1,0 +1,269 @@
+"""Convergence: crash `up` at any step, throttle it, lose its state file: a rerun converges, nothing
+is created twice, and `down` leaves zero resources.
+
+Runs the real app code against moto in-process (target aws, fake credentials). Faults are botocore
+hooks on every client the app builds: a `before-call` hook raising is a crash before the request is
+sent; an `after-call` hook raising is a crash after AWS made the change but before orderpoc recorded
+it. Throttling is answered on the wire in moto's place, so botocore's own retries handle it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+import boto3
+import botocore.session
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.retries.standard import ExponentialBackoff
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+from orderpoc import app
+from orderpoc.aws import Clients, is_mutating
+from orderpoc.engine import EngineError
+from orderpoc.settings import Settings
+
+STACK = "conv"
+# One stack, as inventory() counts it by listing each service.
+EXPECTED = {
+    "queues": 3, "tables": 1, "topics": 1, "log_groups": 3, "roles": 3, "role_policies": 3, "functions": 3,
+    "mappings": 2, "permissions": 1, "rest_apis": 1, "validators": 1, "api_paths": 3, "deployments": 1,
+    "stages": 1, "api_keys": 1, "usage_plans": 1, "usage_plan_keys": 1,
+}
+NOTHING = dict.fromkeys(EXPECTED, 0)
+
+# Every mutating operation `up` makes on an empty account and `down` makes on a full stack
+# (test_fault_lists_are_complete keeps these lists honest).
+UP_OPS = [
+    "CreateQueue", "CreateTable", "CreateTopic", "CreateLogGroup", "PutRetentionPolicy", "CreateRole",
+    "PutRolePolicy", "CreateFunction", "CreateEventSourceMapping", "CreateRestApi", "CreateRequestValidator",
+    "CreateModel", "CreateResource", "PutMethod", "PutIntegration", "PutGatewayResponse", "AddPermission",
+    "CreateDeployment", "CreateStage", "CreateApiKey", "CreateUsagePlan", "CreateUsagePlanKey",
+]
+DOWN_OPS = [
+    "UpdateUsagePlan", "DeleteUsagePlanKey", "DeleteUsagePlan", "DeleteApiKey", "DeleteStage", "DeleteDeployment",
+    "RemovePermission", "DeleteRestApi", "DeleteEventSourceMapping", "DeleteFunction", "DeleteRolePolicy",
+    "DeleteRole", "DeleteLogGroup", "DeleteQueue", "DeleteTable", "DeleteTopic",
+]
+# A crash after a write is where duplicates come from: every write of `up`. A crash before a write
+# leaves AWS as a shorter run would, and an interrupted `down` is retried from the name or the state
+# file: samples across the graph keep the file fast (every pair passed when this test was written).
+UP_CRASHES = [("after", op) for op in UP_OPS] + [("before", op) for op in (
+    "CreateTable", "PutRolePolicy", "CreateFunction", "CreateEventSourceMapping", "PutIntegration",
+    "CreateStage", "CreateUsagePlanKey",
+)]
+DOWN_CRASHES = [("after", op) for op in (
+    "UpdateUsagePlan", "DeleteUsagePlan", "DeleteApiKey", "DeleteStage", "RemovePermission", "DeleteRestApi",
+    "DeleteEventSourceMapping", "DeleteFunction", "DeleteRolePolicy", "DeleteTable",
+)] + [("before", op) for op in ("DeleteUsagePlanKey", "DeleteRole", "DeleteQueue")]
+
+
+class Crash(Exception):
+    """The injected fault: the process 'dies' here."""
+
+
+@dataclass
+class Harness:
+    settings: Settings
+    calls: list[str] = field(default_factory=list)  # operation names, one per API call (not per attempt)
+    armed: dict[tuple[str, str], bool] = field(default_factory=dict)  # (phase, operation) -> has fired
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def crash(self, phase: str, operation: str) -> None:
+        """Crash the first `operation` call: "before" it is sent, or "after" AWS answered it."""
+        self.armed[(phase, operation)] = False
+
+    def hook(self, phase: str):
+        def on_call(model, **_):
+            with self.lock:  # the engine calls from several threads
+                if phase == "before":
+                    self.calls.append(model.name)
+                if self.armed.get((phase, model.name)) is False:
+                    self.armed[(phase, model.name)] = True
+                    raise Crash(f"crash {phase} {model.name}")
+        return on_call
+
+    def up(self):
+        return app.up(self.settings, lambda event: None)
+
+    def down(self):
+        return app.down(self.settings, lambda event: None)
+
+    def mutating(self) -> list[str]:
+        return [op for op in self.calls if is_mutating(op)]
+
+
+@pytest.fixture(scope="module")
+def boto_session():
+    """One boto3 session for every command of every test, so service models are parsed once.
+    (Commands run one after the other; each Clients creates its clients under its own lock.)"""
+    return boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, boto_session):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    harness = Harness(Settings(stack=STACK, target="aws", state_dir=tmp_path / "state"))
+    original_init = Clients.__init__
+
+    def hooked_init(self, settings):  # every Clients the app builds records its calls and can crash
+        original_init(self, settings)
+        self.session = boto_session
+        self.on("before-call", harness.hook("before"))
+        self.on("after-call", harness.hook("after"))
+
+    monkeypatch.setattr(Clients, "__init__", hooked_init)
+    monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # orderpoc's retries: no waiting
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # nor botocore's
+    with mock_aws():
+        yield harness
+
+
+def inventory(settings: Settings) -> dict[str, int]:
+    """How many of each of the stack's resources exist, found by listing each service."""
+    c = Clients(settings)
+    apigw, lam, iam = c("apigateway"), c("lambda"), c("iam")
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(STACK)]
+    try:
+        policy = lam.get_policy(FunctionName=settings.names.function("intake"))["Policy"]
+        permissions = len(json.loads(policy)["Statement"])
+    except lam.exceptions.ResourceNotFoundException:
+        permissions = 0
+    apis = [a["id"] for a in apigw.get_rest_apis()["items"]]
+    plans = [p["id"] for p in apigw.get_usage_plans()["items"]]
+
+    def per_api(list_items, key: str = "items") -> int:
+        return sum(len(list_items(restApiId=api)[key]) for api in apis)
+
+    return {
+        "queues": len(c("sqs").list_queues(QueueNamePrefix=STACK).get("QueueUrls", [])),
+        "tables": len([t for t in c("dynamodb").list_tables()["TableNames"] if t.startswith(STACK)]),
+        "topics": len([t for t in c("sns").list_topics()["Topics"] if f":{STACK}-" in t["TopicArn"]]),
+        "log_groups": len(c("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]),
+        "roles": len(roles),
+        "role_policies": sum(len(iam.list_role_policies(RoleName=r)["PolicyNames"]) for r in roles),
+        "functions": len([f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(STACK)]),
+        "mappings": len(lam.list_event_source_mappings()["EventSourceMappings"]),
+        "permissions": permissions,
+        "rest_apis": len(apis),
+        "validators": per_api(apigw.get_request_validators),
+        "api_paths": per_api(apigw.get_resources),
+        "deployments": per_api(apigw.get_deployments),
+        "stages": per_api(apigw.get_stages, "item"),
+        "api_keys": len(apigw.get_api_keys()["items"]),
+        "usage_plans": len(plans),
+        "usage_plan_keys": sum(len(apigw.get_usage_plan_keys(usagePlanId=p)["items"]) for p in plans),
+    }
+
+
+def assert_converges_and_tears_down(env: Harness) -> None:
+    """up makes exactly one stack, a rerun makes no write, down leaves nothing."""
+    env.up()
+    assert inventory(env.settings) == EXPECTED
+    env.calls.clear()
+    _, again = env.up()
+    assert env.mutating() == []
+    assert set(again.actions.values()) == {"unchanged"}
+    assert_down_leaves_nothing(env)
+
+
+def assert_down_leaves_nothing(env: Harness) -> None:
+    assert env.down().leftovers == []
+    assert inventory(env.settings) == NOTHING
+    assert not env.settings.state_file.exists()
+
+
+def test_fault_lists_are_complete(env):
+    env.up()
+    assert sorted(set(env.mutating())) == sorted(UP_OPS)
+    env.calls.clear()
+    env.down()
+    assert sorted(set(env.mutating())) == sorted(DOWN_OPS)
+
+
+# -- a crash during up -------------------------------------------------------------------------
+@pytest.mark.parametrize(("phase", "operation"), UP_CRASHES)
+def test_crashed_up_reruns_to_one_stack(env, phase, operation):
+    env.crash(phase, operation)
+    with pytest.raises(EngineError, match=f"crash {phase} {operation}"):
+        env.up()
+    assert_converges_and_tears_down(env)
+
+
+@pytest.mark.parametrize("operation", ["CreateRestApi", "CreateEventSourceMapping"])
+def test_crashed_up_then_lost_state_file_reruns_to_one_stack(env, operation):
+    env.crash("after", operation)
+    with pytest.raises(EngineError):
+        env.up()
+    env.settings.state_file.unlink()
+    assert_converges_and_tears_down(env)
+
+
+@pytest.mark.parametrize("operation", ["CreateStage", "CreateUsagePlan"])
+def test_crashed_up_then_lost_state_file_down_leaves_nothing(env, operation):
+    env.crash("after", operation)
+    with pytest.raises(EngineError):
+        env.up()
+    env.settings.state_file.unlink()
+    assert_down_leaves_nothing(env)
+
+
+# -- a crash during down -----------------------------------------------------------------------
+@pytest.mark.parametrize(("phase", "operation"), DOWN_CRASHES)
+def test_interrupted_down_reruns_to_nothing(env, phase, operation):
+    env.up()
+    env.crash(phase, operation)
+    with pytest.raises(EngineError, match=f"crash {phase} {operation}"):
+        env.down()
+    assert env.settings.state_file.exists()
+    assert_down_leaves_nothing(env)
+
+
+# -- throttling --------------------------------------------------------------------------------
+THROTTLE_CODE = {"query": "Throttling", "json": "ThrottlingException", "rest-json": "TooManyRequestsException"}
+
+
+def throttled(request, protocol: str) -> AWSResponse:
+    """A throttling error, in the shape the service's protocol answers it."""
+    code = THROTTLE_CODE[protocol]
+    if protocol == "query":  # IAM, SNS, STS: XML
+        body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code></Error></ErrorResponse>"
+        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, MockRawResponse(body))
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
+    status = 429 if protocol == "rest-json" else 400
+    return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps({"__type": code})))
+
+
+def test_throttled_up_rerun_and_down_converge(env, monkeypatch):
+    """Every call's first attempt is throttled, a write's first two: botocore retries them, and as a
+    throttled request never reached AWS, nothing is created twice."""
+    models = [botocore.session.get_session().get_service_model(service) for service in (
+        "apigateway", "dynamodb", "iam", "lambda", "logs", "resourcegroupstaggingapi", "sns", "sqs", "sts")]
+    protocols = {m.service_id.hyphenize(): m.protocol for m in models}  # as event names spell the service
+    answer_as_moto, throttled_ops = BotocoreStubber.__call__, []
+
+    def wire(self, event_name, request, **kwargs):
+        _, service_id, operation = event_name.split(".")
+        attempt = int(request.headers["amz-sdk-request"].decode().split(";")[0].split("=")[1])
+        if self.enabled and attempt <= (2 if is_mutating(operation) else 1):
+            throttled_ops.append(operation)
+            return throttled(request, protocols[service_id])
+        return answer_as_moto(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", wire)
+    env.up()
+    assert set(throttled_ops) >= set(UP_OPS)
+    assert inventory(env.settings) == EXPECTED
+    env.calls.clear()
+    env.up()
+    assert env.mutating() == []
+    assert_down_leaves_nothing(env)
