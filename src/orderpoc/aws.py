@@ -24,6 +24,7 @@ RETRY_CONFIG = Config(
     read_timeout=60,
     max_pool_connections=32,
 )
+SINGLE_SHOT_CONFIG = RETRY_CONFIG.merge(Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 IDENTITY_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -85,16 +86,19 @@ class Clients:
         self._lock = threading.Lock()
         self._hooks: list[tuple[str, Callable[..., Any]]] = []
 
-    def __call__(self, service: str) -> Any:
+    def __call__(self, service: str, *, single_shot: bool = False) -> Any:
+        """The client for a service; single_shot=True: one that never retries by itself (see
+        orderpoc.idempotent: a retried create of a resource with a non-unique name makes a twin)."""
+        key = f"{service}#single" if single_shot else service
         with self._lock:
-            client = self._clients.get(service)
+            client = self._clients.get(key)
             if client is None:
                 client = self.session.client(
-                    service, endpoint_url=self.endpoint_url, config=RETRY_CONFIG
+                    service, endpoint_url=self.endpoint_url, config=SINGLE_SHOT_CONFIG if single_shot else RETRY_CONFIG
                 )
                 for event, handler in self._hooks:
                     client.meta.events.register(event, handler)
-                self._clients[service] = client
+                self._clients[key] = client
             return client
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:

@@ -19,6 +19,7 @@ from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, ca
 from orderpoc.state import State
 
 Builder = Callable[[Mapping[str, Outputs]], Config]
+MAX_TWINS = 5
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,14 @@ class Engine:
         started = time.monotonic()
         self._emit(spec, "start", started=started)
         try:
-            existed = spec.resource.delete(self._ctx_for(spec, started), spec.name, self.state.outputs(spec.key))
+            ctx = self._ctx_for(spec, started)
+            existed = spec.resource.delete(ctx, spec.name, self.state.outputs(spec.key))
+            # A create whose response was lost is retried by botocore and can leave a twin with the
+            # same name (REST APIs, API keys, usage plans allow that): delete by name until none is left.
+            for _ in range(MAX_TWINS):
+                if not spec.resource.delete(ctx, spec.name, None):
+                    break
+                existed = True
             self.state.forget(spec.key)
         except Exception as exc:
             self._emit(spec, "failed", detail=str(exc), started=started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import boto3
@@ -244,17 +245,20 @@ def throttled(request, protocol: str) -> AWSResponse:
 
 
 def test_throttled_up_rerun_and_down_converge(env, monkeypatch):
-    """Every call's first attempt is throttled, a write's first two: botocore retries them, and as a
-    throttled request never reached AWS, nothing is created twice."""
+    """Every read's first attempt is throttled, each write's first two sends: botocore or orderpoc
+    retries them, and as a throttled request never reached AWS, nothing is created twice."""
     models = [botocore.session.get_session().get_service_model(service) for service in (
         "apigateway", "dynamodb", "iam", "lambda", "logs", "resourcegroupstaggingapi", "sns", "sqs", "sts")]
     protocols = {m.service_id.hyphenize(): m.protocol for m in models}  # as event names spell the service
-    answer_as_moto, throttled_ops = BotocoreStubber.__call__, []
+    answer_as_moto, throttled_ops, sends = BotocoreStubber.__call__, [], Counter()
 
     def wire(self, event_name, request, **kwargs):
         _, service_id, operation = event_name.split(".")
-        attempt = int(request.headers["amz-sdk-request"].decode().split(";")[0].split("=")[1])
-        if self.enabled and attempt <= (2 if is_mutating(operation) else 1):
+        # Reads: the first attempt of every call. Writes: the first two sends of each operation, counted
+        # by name, since creates go out single-shot and are resent by orderpoc, not by botocore.
+        key = operation if is_mutating(operation) else request.headers["amz-sdk-invocation-id"]
+        sends[key] += 1
+        if self.enabled and sends[key] <= (2 if is_mutating(operation) else 1):
             throttled_ops.append(operation)
             return throttled(request, protocols[service_id])
         return answer_as_moto(self, event_name, request, **kwargs)
@@ -266,4 +270,41 @@ def test_throttled_up_rerun_and_down_converge(env, monkeypatch):
     env.calls.clear()
     env.up()
     assert env.mutating() == []
+    assert_down_leaves_nothing(env)
+
+
+# -- a create whose response was lost ------------------------------------------------------------
+TWIN_OPS = ["CreateRestApi", "CreateApiKey", "CreateUsagePlan", "CreateDeployment", "CreateEventSourceMapping"]
+
+
+def test_a_lost_create_answer_never_makes_a_twin(env, monkeypatch):
+    """AWS made the resource but its answer was lost (a 500). Retried blindly, as botocore would, the
+    create makes a second resource with the same name; orderpoc looks it up by name instead."""
+    answer_as_moto, lost = BotocoreStubber.__call__, set()
+
+    def wire(self, event_name, request, **kwargs):
+        response = answer_as_moto(self, event_name, request, **kwargs)
+        operation = event_name.split(".")[-1]
+        if self.enabled and operation in TWIN_OPS and operation not in lost:
+            lost.add(operation)
+            headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "InternalFailure"}
+            return AWSResponse(request.url, 500, headers, MockRawResponse(json.dumps({"__type": "InternalFailure"})))
+        return response
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", wire)
+    env.up()
+    assert lost == set(TWIN_OPS)
+    assert inventory(env.settings) == EXPECTED
+    env.calls.clear()
+    env.up()
+    assert env.mutating() == []
+    assert_down_leaves_nothing(env)
+
+
+def test_down_removes_twins_another_tool_made(env):
+    """Twins made by an older run or by hand (same name, same tag) are all removed by down."""
+    env.up()
+    apigw = Clients(env.settings)("apigateway")
+    apigw.create_api_key(name=env.settings.names.api_key, enabled=True, tags=env.settings.tags)
+    apigw.create_usage_plan(name=env.settings.names.usage_plan, tags=env.settings.tags)
     assert_down_leaves_nothing(env)

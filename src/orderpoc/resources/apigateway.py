@@ -14,7 +14,8 @@ from orderpoc.resources.apigateway_access import api_key, usage_plan
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.apigateway_stage import stage
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
-from orderpoc.resources.util import changed_tags
+from orderpoc.idempotent import create_once
+from orderpoc.resources.util import changed_tags, say_retry
 
 __all__ = ["RestApi", "api_key", "find_api", "rest_api", "stage", "usage_plan"]
 
@@ -33,16 +34,18 @@ class RestApi(Resource):
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         client = ctx.clients("apigateway")
-        api = client.create_rest_api(
-            name=name,
-            description=desired.get("description", ""),
-            endpointConfiguration={"types": [desired["endpoint_type"]]},
-            tags=desired.get("tags") or {},
+        api = create_once(
+            lambda: ctx.clients("apigateway", single_shot=True).create_rest_api(
+                name=name,
+                description=desired.get("description", ""),
+                endpointConfiguration={"types": [desired["endpoint_type"]]},
+                tags=desired.get("tags") or {},
+            ),
+            lambda: find_api(ctx, name),
+            on_wait=say_retry(ctx, name),
         )
-        root_id = api.get("rootResourceId") or next(
-            r["id"] for r in client.get_resources(restApiId=api["id"])["items"] if r["path"] == "/"
-        )
-        routes.reconcile(client, api["id"], routes.empty(root_id), desired)
+        # Observed, not assumed empty: an API adopted after a lost answer may hold some routes already.
+        routes.reconcile(client, api["id"], routes.observe(client, api["id"], desired), desired)
         _put_gateway_responses(client, api["id"], desired, {})
         return self._live(ctx, api, desired)
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
-from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found
+from orderpoc.idempotent import create_once
+from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found, say_retry
 
 
 def _arn(ctx: Context, path: str) -> str:
@@ -26,11 +27,14 @@ class ApiKey(Resource):
         return None if key is None else self._live(key)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
-        key = ctx.clients("apigateway").create_api_key(
-            name=name, description=desired.get("description", ""), enabled=bool(desired["enabled"]),
-            tags=desired.get("tags") or {},
+        return create_once(
+            lambda: self._live(ctx.clients("apigateway", single_shot=True).create_api_key(
+                name=name, description=desired.get("description", ""), enabled=bool(desired["enabled"]),
+                tags=desired.get("tags") or {},
+            )),  # _live drops the value the create response carries
+            lambda: self.find(ctx, name, desired),
+            on_wait=say_retry(ctx, name),
         )
-        return self._live(key)  # _live drops the value the create response carries
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         client, key_id, have = ctx.clients("apigateway"), live.outputs["id"], live.config
@@ -111,10 +115,13 @@ class UsagePlan(Resource):
             params["throttle"] = desired["throttle"]
         if desired.get("quota"):
             params["quota"] = desired["quota"]
-        plan = client.create_usage_plan(**params)
-        for key_id in desired.get("api_key_ids") or []:
-            client.create_usage_plan_key(usagePlanId=plan["id"], keyId=key_id, keyType="API_KEY")
-        return self._live(ctx, plan, desired)
+        live = create_once(
+            lambda: self._live(ctx, ctx.clients("apigateway", single_shot=True).create_usage_plan(**params), desired),
+            lambda: self.find(ctx, name, desired),
+            on_wait=say_retry(ctx, name),
+        )
+        # The keys through update: a plan adopted after a lost answer may have some already.
+        return self.update(ctx, name, live, desired) if self.drift(live, desired) else live
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         client, plan_id, have = ctx.clients("apigateway"), live.outputs["id"], live.config

@@ -14,7 +14,8 @@ import botocore.exceptions
 from orderpoc.aws import is_not_found, unless_not_found
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
-from orderpoc.resources.util import changed_tags, paginate
+from orderpoc.idempotent import create_once
+from orderpoc.resources.util import changed_tags, paginate, say_retry
 from orderpoc.settings import Names
 
 # methodSettings key (as get_stage returns it) -> update_stage patch path below /{resource}/{method}/
@@ -70,7 +71,7 @@ class ApiStage(Resource):
         client = ctx.clients("apigateway")
         api_id = desired["rest_api_id"]
         client.create_stage(
-            restApiId=api_id, stageName=name, deploymentId=_deployment(client, api_id, desired["revision"]),
+            restApiId=api_id, stageName=name, deploymentId=_deployment(ctx, api_id, desired["revision"]),
             description=desired.get("description", ""), tags=desired.get("tags") or {},
         )
         ops = _settings_ops(desired.get("method_settings") or {}, {})
@@ -85,7 +86,7 @@ class ApiStage(Resource):
         old_deployment = None
         if desired["revision"] != have.get("revision"):
             ctx.say(f"deploying the API to stage {name}")
-            deployment_id = _deployment(client, api_id, desired["revision"])
+            deployment_id = _deployment(ctx, api_id, desired["revision"])
             ops.append({"op": "replace", "path": "/deploymentId", "value": deployment_id})
             old_deployment = live.outputs.get("deployment_id")
         if desired.get("description", "") != have.get("description"):
@@ -137,13 +138,21 @@ class ApiStage(Resource):
         }
 
 
-def _deployment(client: Any, api_id: str, revision: str) -> str:
+def _deployment(ctx: Context, api_id: str, revision: str) -> str:
     """A deployment of this revision: the one a run that crashed before pointing the stage at it left
     behind (find before create: a rerun makes no second one), else a new one."""
-    for deployment in paginate(client, "get_deployments", "items", restApiId=api_id):
-        if deployment.get("description") == revision:
-            return str(deployment["id"])
-    return str(client.create_deployment(restApiId=api_id, description=revision)["id"])
+    client = ctx.clients("apigateway")
+
+    def find() -> str | None:
+        for deployment in paginate(client, "get_deployments", "items", restApiId=api_id):
+            if deployment.get("description") == revision:
+                return str(deployment["id"])
+        return None
+
+    single_shot = ctx.clients("apigateway", single_shot=True)
+    return find() or create_once(
+        lambda: str(single_shot.create_deployment(restApiId=api_id, description=revision)["id"]), find,
+        on_wait=say_retry(ctx, "deployment"))
 
 
 def _forget_deployment(client: Any, api_id: str, deployment_id: str) -> None:

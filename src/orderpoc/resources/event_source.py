@@ -13,6 +13,7 @@ from typing import Any
 
 from orderpoc.aws import error_code, is_conflict, is_propagation_delay, retry, unless_not_found
 from orderpoc.errors import ResourceError
+from orderpoc.idempotent import create_once
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import paginate, recorded_or_found, say_retry
 
@@ -99,14 +100,22 @@ class EventSourceMapping(Resource):
         return _live(found[0]) if found else None
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
-        client = ctx.clients("lambda")
+        single_shot = ctx.clients("lambda", single_shot=True)
         params = {k: v for k, v in desired.items() if not k.startswith("_")}
-        resp = retry(
-            lambda: client.create_event_source_mapping(**params),
+
+        def found_uuid() -> str | None:
+            live = self.find(ctx, name, desired)
+            return None if live is None else str(live.outputs["uuid"])
+
+        uuid = retry(
+            lambda: create_once(
+                lambda: str(single_shot.create_event_source_mapping(**params)["UUID"]), found_uuid,
+                on_wait=say_retry(ctx, name),
+            ),
             should_retry=_create_retryable,
             on_wait=say_retry(ctx, name),
         )
-        return _live(self._wait(ctx, name, resp["UUID"], lambda m: m is not None and m["State"] in _STEADY))
+        return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         want, have = _normal(desired), _normal(live.config)
