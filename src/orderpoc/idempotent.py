@@ -9,14 +9,13 @@ and is simply sent again; after an ambiguous failure the resource is looked up b
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import botocore.exceptions
 
-from orderpoc.aws import error_code
+from orderpoc.aws import error_code, retry
 
 T = TypeVar("T")
 
@@ -52,17 +51,14 @@ def create_once(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """create(), retried like botocore would, except that an ambiguous failure is followed by find()."""
-    for attempt in range(1, attempts + 1):
+
+    def attempt() -> T:
         try:
             return create()
-        except Exception as exc:  # noqa: BLE001 - classified below
-            ambiguous = is_ambiguous(exc)
-            if attempt == attempts or not (ambiguous or is_throttled(exc)):
-                raise
-            if ambiguous and (found := find()) is not None:
+        except Exception as exc:  # noqa: BLE001 - an ambiguous failure may have created it
+            if is_ambiguous(exc) and (found := find()) is not None:
                 return found
-            delay = random.uniform(0, min(20.0, 0.5 * 2 ** (attempt - 1)))
-            if on_wait:
-                on_wait(f"{error_code(exc) or type(exc).__name__}: retrying", delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
+            raise
+
+    return retry(attempt, should_retry=lambda exc: is_ambiguous(exc) or is_throttled(exc), attempts=attempts,
+                 max_delay=20.0, on_wait=on_wait, sleep=sleep)
