@@ -63,7 +63,9 @@ def build_specs(
     add("table", dynamodb.table, names.table, lambda d: {
         "hash_key": "orderId", "billing_mode": "PAY_PER_REQUEST", "stream_view_type": "NEW_IMAGE", "tags": tags,
     })
-    add("topic", sns.topic, names.topic, lambda d: {"attributes": {}, "tags": tags})
+    # Encrypted at rest with the AWS-managed SNS key: its key policy lets this account's principals use
+    # it through SNS, so publishers need no KMS statement of their own.
+    add("topic", sns.topic, names.topic, lambda d: {"attributes": {"KmsMasterKeyId": "alias/aws/sns"}, "tags": tags})
     if notify_email:
         add("email", sns.subscription, notify_email,
             lambda d: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": notify_email}, "topic")

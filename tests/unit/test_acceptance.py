@@ -85,6 +85,10 @@ def test_up_rerun_change_down(aws_env):
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 
+    # --- SNS: encrypted at rest --------------------------------------------------------------------
+    topic_attrs = c("sns").get_topic_attributes(TopicArn=ctx.arn("sns", names.topic))["Attributes"]
+    assert topic_attrs["KmsMasterKeyId"] == "alias/aws/sns"
+
     # --- Lambda: env wiring and mappings --------------------------------------------------------
     intake = c("lambda").get_function_configuration(FunctionName=names.function("intake"))
     assert intake["Environment"]["Variables"]["ORDERS_QUEUE_URL"] == queue_url
