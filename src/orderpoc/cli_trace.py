@@ -123,5 +123,6 @@ def _load(session: app.Session, endpoints: Any, subscription: Any, count: int, c
         table.add_row(hop, str(counts[hop]), *cells)
     ui.console.print(table)
     ui.console.print(f"rejected: {dict(result.rejected) or 0}  duplicates: {result.duplicates}  "
+                     f"repeated notifications: {result.duplicate_notifications}  "
                      f"missing: {result.missing}  throughput: {result.orders_per_second:.1f} orders/s")
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -21,7 +22,7 @@ def percentile(values: list[float], pct: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -32,7 +33,10 @@ class LoadResult:
     rejected: Counter = field(default_factory=Counter)  # HTTP status -> count
     stored: int = 0
     notified: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # orders stored twice (or two orders for one idempotency key): a failure
+    # Notifications delivered more than once: SNS and stream retries are at-least-once, so subscribers
+    # dedupe on orderId; reported, not a failure.
+    duplicate_notifications: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     latencies: dict[str, dict[str, float | None]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -45,6 +49,7 @@ class LoadResult:
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "sent": self.sent, "accepted": self.accepted, "rejected": dict(self.rejected),
                 "stored": self.stored, "notified": self.notified, "duplicates": self.duplicates,
+                "duplicateNotifications": self.duplicate_notifications,
                 "missing": self.missing, "latencySeconds": self.latencies, "seconds": round(self.seconds, 3),
                 "ordersPerSecond": round(self.orders_per_second, 1)}
 
@@ -157,8 +162,8 @@ def _summarise(tracker: _Tracker, count: int, started: float) -> LoadResult:
     result = LoadResult(sent=count, accepted=len(ids), rejected=tracker.rejected)
     result.stored = len(ids & set(tracker.hops["stored"]))
     result.notified = len(ids & set(tracker.hops["notified"]))
-    result.duplicates = sum(n - 1 for oid, n in tracker.notifications.items() if oid in ids and n > 1)
-    result.duplicates += len(tracker.ids_by_key) - len(set(tracker.ids_by_key.values()))
+    result.duplicate_notifications = sum(n - 1 for oid, n in tracker.notifications.items() if oid in ids and n > 1)
+    result.duplicates = len(tracker.ids_by_key) - len(set(tracker.ids_by_key.values()))
     result.missing = {"stored": len(ids) - result.stored, "notified": len(ids) - result.notified}
     for hop in HOPS:
         values = list(tracker.hops[hop].values())
