@@ -113,7 +113,7 @@ def test_a_port_held_by_another_state_dirs_emulator_is_refused(state_dir: Path, 
     port = free_port()
     other = lifecycle.start(tmp_path / "other", port)
     try:
-        with pytest.raises(UserError, match="another orderpoc local AWS"):
+        with pytest.raises(UserError, match="used by the orderpoc local AWS of state dir .*--state-dir"):
             lifecycle.start(state_dir, port)
         lifecycle.pid_file(tmp_path / "other", port).unlink()  # lost pid file: adopted, not restarted
         adopted = lifecycle.start(tmp_path / "other", port)

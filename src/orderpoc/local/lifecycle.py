@@ -146,8 +146,9 @@ def _adopt_or_refuse(state_dir: Path, port: int) -> LocalStatus:
         raise UserError(_in_use(port))
     if health.get("state_dir") != str(Path(state_dir).resolve()):
         raise UserError(
-            f"port {port} is used by another orderpoc local AWS (state dir {health.get('state_dir')}); "
-            "stop it or set ORDERPOC_LOCAL_PORT to a free port"
+            f"port {port} is used by the orderpoc local AWS of state dir {health.get('state_dir')}: "
+            f"run from that folder or pass --state-dir {health.get('state_dir')}; "
+            "or set ORDERPOC_LOCAL_PORT to a free port for a second one"
         )
     _private_dirs(state_dir)
     _write_pid_file(state_dir, port, int(health["pid"]))
