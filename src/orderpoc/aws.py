@@ -119,6 +119,12 @@ class Clients:
                 "no AWS credentials found for --target aws: run `aws configure` or `aws sso login`, "
                 "or set AWS_PROFILE / AWS_ACCESS_KEY_ID; or use the default --target local"
             ) from None
+        except (botocore.exceptions.SSOError, botocore.exceptions.TokenRetrievalError,
+                botocore.exceptions.CredentialRetrievalError, botocore.exceptions.PartialCredentialsError) as exc:
+            # Typically an expired SSO session or a broken credential_process / partial env keys.
+            raise UserError(
+                f"the AWS credentials could not be loaded ({exc}): run `aws sso login` or fix the profile"
+            ) from None
         except botocore.exceptions.EndpointConnectionError:
             raise UserError(
                 f"cannot reach the AWS endpoint {self.endpoint_url or 'for ' + self.settings.region}: "

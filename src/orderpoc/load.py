@@ -93,14 +93,21 @@ def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, 
                 threading.Thread(target=_watch_topic, args=(subscription, tracker, stop, on_progress), daemon=True)]
     for watcher in watchers:
         watcher.start()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(send, range(count)))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _complete(tracker):
-        time.sleep(0.1)
-    stop.set()
-    for watcher in watchers:
-        watcher.join(timeout=25)
+    try:
+        pool = ThreadPoolExecutor(max_workers=concurrency)
+        try:
+            list(pool.map(send, range(count)))
+        finally:
+            # On a failed send or Ctrl-C, do not go on to send every order still queued.
+            pool.shutdown(wait=True, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not _complete(tracker):
+            time.sleep(0.1)
+    finally:
+        # Also on error: the watchers must not outlive the probe queue they read.
+        stop.set()
+        for watcher in watchers:
+            watcher.join(timeout=25)
     result = _summarise(tracker, count, started)
     # A second row for one order would be a duplicate the topic never shows: count the rows.
     result.duplicates += max(0, _rows_for(ctx, endpoints, f"load-{run_id}") - result.accepted)

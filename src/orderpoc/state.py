@@ -47,6 +47,11 @@ class State:
                 f"state file {path} is unreadable ({exc}); move it aside and rerun: "
                 "orderpoc finds its resources by name"
             ) from None
+        if not isinstance(data, dict):
+            raise UserError(
+                f"state file {path} does not hold a JSON object; move it aside and rerun: "
+                "orderpoc finds its resources by name"
+            )
         if data.get("schema") != SCHEMA_VERSION:
             raise UserError(
                 f"state file {path} has schema {data.get('schema')!r}, this orderpoc writes "

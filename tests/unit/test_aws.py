@@ -97,3 +97,20 @@ def test_say_retry():
     ctx = _Ctx()
     say_retry(ctx, "fn")("ThrottlingException: retrying", 1.25)
     assert ctx.said == ["fn: ThrottlingException: retrying in 1.2s"]
+
+
+def test_expired_sso_session_is_a_one_line_user_error(aws, monkeypatch):
+    from botocore.exceptions import UnauthorizedSSOTokenError
+
+    from orderpoc.aws import Clients
+    from orderpoc.errors import UserError
+    from orderpoc.settings import Settings
+
+    class ExpiredSts:
+        def get_caller_identity(self):
+            raise UnauthorizedSSOTokenError()
+
+    clients = Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1"))
+    monkeypatch.setattr(clients.session, "client", lambda *a, **k: ExpiredSts())
+    with pytest.raises(UserError, match="aws sso login"):
+        clients.account_id()

@@ -42,3 +42,41 @@ def test_two_keys_one_order_is_a_duplicate():
     result = _summarise(tracker_with(["a"], Counter({"a": 1}), ["a"], {"k1": "a", "k2": "a"}), 2, 0.0)
     assert result.duplicates == 1
     assert not result.ok
+
+
+def test_a_failed_send_stops_the_watchers_and_the_queued_sends(monkeypatch):
+    import threading
+    import time
+
+    import pytest
+
+    from orderpoc import load
+
+    posts: list[int] = []
+
+    def failing_post(*args, **kwargs):
+        posts.append(1)
+        time.sleep(0.01)
+        raise OSError("connection reset")
+
+    class FakeDynamo:
+        def batch_get_item(self, **kwargs):
+            return {"Responses": {}}
+
+    class FakeCtx:
+        def clients(self, service):
+            return FakeDynamo()
+
+    class FakeSubscription:
+        def receive(self, wait=1.0):
+            time.sleep(0.01)
+            return []
+
+    monkeypatch.setattr(load, "post_order", failing_post)
+    before = set(threading.enumerate())
+    with pytest.raises(OSError):
+        load.run_load(FakeCtx(), None, FakeSubscription(), count=500, concurrency=1, rate=None, timeout=5,
+                      on_progress=lambda hop, n: None)
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert leftover == []  # the table and topic watchers were stopped
+    assert len(posts) < 10  # the orders still queued were not sent after the first failure

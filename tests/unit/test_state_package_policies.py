@@ -111,3 +111,10 @@ def test_policies_have_no_wildcard_action_or_resource(doc):
         assert resources and all(r != "*" and r.startswith("arn:") for r in resources)
         assert all("*" not in a for a in actions)
     json.dumps(doc)  # serialisable as IAM wants it
+
+
+def test_state_that_is_not_an_object_is_a_user_error(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("[]")
+    with pytest.raises(UserError, match="move it aside"):
+        State.load(path)
