@@ -99,7 +99,11 @@ def _invalid(session: app.Session, endpoints: Any, timeout: float, as_json: bool
         for case in cases:
             table.add_row(case.name, str(case.expected), str(case.got), "[green]✓[/]" if case.ok else "[red]✗[/]")
         ui.console.print(table)
-        ui.console.print(f"stored: {stored} (must be 0)")
+        if stored is None:
+            ui.console.print("[red]unverified:[/] a valid order sent after them was not stored in time, "
+                             "so 'none stored' proves nothing; check `orderpoc status`")
+        else:
+            ui.console.print(f"stored: {stored} (must be 0)")
     if not ok:
         raise SystemExit(1)
 

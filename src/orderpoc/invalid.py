@@ -41,7 +41,7 @@ def _cases(marker: str) -> list[tuple[str, int, dict[str, Any] | None, bytes | N
     ]
 
 
-def run_invalid(ctx: Context, endpoints: Endpoints, timeout: float) -> tuple[list[Case], int]:
+def run_invalid(ctx: Context, endpoints: Endpoints, timeout: float) -> tuple[list[Case], int | None]:
     """Send every bad order, then one good sentinel; once it is stored, none of the bad may be."""
     marker = f"invalid-{secrets.token_hex(4)}"
     results: list[Case] = []
@@ -55,12 +55,16 @@ def run_invalid(ctx: Context, endpoints: Endpoints, timeout: float) -> tuple[lis
     return results, stored
 
 
-def _stored_after_sentinel(ctx: Context, endpoints: Endpoints, marker: str, timeout: float) -> int:
+def _stored_after_sentinel(ctx: Context, endpoints: Endpoints, marker: str, timeout: float) -> int | None:
+    """How many bad orders were stored, once a good one sent after them was; None when the good one
+    never was, as then "nothing stored" proves nothing."""
     sentinel = post_order(endpoints, sample_order(customer=f"{marker}-sentinel"))
-    order_id = (sentinel.json() or {}).get("orderId")
+    order_id = (sentinel.json() or {}).get("orderId") if sentinel.status == 202 else None
     table = ctx.clients("dynamodb")
     deadline = time.monotonic() + timeout
-    while order_id and time.monotonic() < deadline:
+    while True:
+        if order_id is None or time.monotonic() >= deadline:
+            return None
         if table.get_item(TableName=endpoints.table, Key={"orderId": {"S": order_id}}, ConsistentRead=True).get("Item"):
             break
         time.sleep(0.1)

@@ -64,6 +64,7 @@ class _Tracker:
         self.notifications: Counter = Counter()
         self.rejected: Counter = Counter()
         self.ids_by_key: dict[str, str] = {}
+        self.errors: list[BaseException] = []  # raised in a watcher thread
 
 
 def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, count: int, concurrency: int,
@@ -89,8 +90,8 @@ def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, 
         on_progress("accepted", 1)
 
     stop = threading.Event()
-    watchers = [threading.Thread(target=_watch_table, args=(ctx, endpoints, tracker, stop, on_progress), daemon=True),
-                threading.Thread(target=_watch_topic, args=(subscription, tracker, stop, on_progress), daemon=True)]
+    watchers = [_watcher(tracker, stop, _watch_table, ctx, endpoints, tracker, stop, on_progress),
+                _watcher(tracker, stop, _watch_topic, subscription, tracker, stop, on_progress)]
     for watcher in watchers:
         watcher.start()
     try:
@@ -101,17 +102,33 @@ def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, 
             # On a failed send or Ctrl-C, do not go on to send every order still queued.
             pool.shutdown(wait=True, cancel_futures=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not _complete(tracker):
+        while time.monotonic() < deadline and not _complete(tracker) and not tracker.errors:
             time.sleep(0.1)
     finally:
         # Also on error: the watchers must not outlive the probe queue they read.
         stop.set()
         for watcher in watchers:
             watcher.join(timeout=25)
+    if tracker.errors:  # the real reason, not "missing" orders after the whole timeout
+        raise tracker.errors[0]
     result = _summarise(tracker, count, started)
     # A second row for one order would be a duplicate the topic never shows: count the rows.
     result.duplicates += max(0, _rows_for(ctx, endpoints, f"load-{run_id}") - result.accepted)
     return result
+
+
+def _watcher(tracker: _Tracker, stop: threading.Event, target: Callable[..., None], *args: Any) -> threading.Thread:
+    """A daemon thread running target; an error it raises is kept for the main thread and stops the run."""
+
+    def run() -> None:
+        try:
+            target(*args)
+        except Exception as exc:  # noqa: BLE001 - handed to the main thread
+            with tracker.lock:
+                tracker.errors.append(exc)
+            stop.set()
+
+    return threading.Thread(target=run, daemon=True)
 
 
 def _rows_for(ctx: Context, endpoints: Endpoints, customer: str) -> int:

@@ -80,3 +80,29 @@ def test_a_failed_send_stops_the_watchers_and_the_queued_sends(monkeypatch):
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []  # the table and topic watchers were stopped
     assert len(posts) < 10  # the orders still queued were not sent after the first failure
+
+
+def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
+    """An error while watching the table is raised to the caller at once, not reported as missing orders."""
+    import threading
+
+    from orderpoc import load
+
+    class Boom(RuntimeError):
+        pass
+
+    def broken_table_watch(*args):
+        raise Boom("dynamodb said no")
+
+    def idle_topic_watch(subscription, tracker, stop, on_progress):
+        stop.wait(5)
+
+    monkeypatch.setattr(load, "_watch_table", broken_table_watch)
+    monkeypatch.setattr(load, "_watch_topic", idle_topic_watch)
+    monkeypatch.setattr(load, "post_order", lambda *a, **k: type("R", (), {
+        "status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}})())
+    import pytest
+
+    with pytest.raises(Boom, match="dynamodb said no"):
+        load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30,
+                      on_progress=lambda hop, n: None)
