@@ -60,10 +60,12 @@ def _stored_after_sentinel(ctx: Context, endpoints: Endpoints, marker: str, time
     never was, as then "nothing stored" proves nothing."""
     sentinel = post_order(endpoints, sample_order(customer=f"{marker}-sentinel"))
     order_id = (sentinel.json() or {}).get("orderId") if sentinel.status == 202 else None
+    if order_id is None:
+        return None
     table = ctx.clients("dynamodb")
     deadline = time.monotonic() + timeout
     while True:
-        if order_id is None or time.monotonic() >= deadline:
+        if time.monotonic() >= deadline:
             return None
         if table.get_item(TableName=endpoints.table, Key={"orderId": {"S": order_id}}, ConsistentRead=True).get("Item"):
             break
