@@ -114,10 +114,21 @@ def down(settings: Settings, on_event: OnEvent) -> DownResult:
     with open_session(settings) as session:
         sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
         session.engine(on_event).destroy()
-        leftovers = tagged_resources(session)
+        leftovers = settle_leftovers(session)
         if not leftovers:
             session.state.remove_file()
         return DownResult(time.monotonic() - started, leftovers)
+
+
+def settle_leftovers(session: Session, *, patience: float = 90.0, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """What is still tagged with the stack after the deletes. On AWS the tagging index lags behind
+    deletes (minutes at worst), so ask again with backoff before calling anything a leftover."""
+    budget = patience if session.settings.target == "aws" else 0.0
+    waited, delay = 0.0, 2.0
+    while (leftovers := tagged_resources(session)) and waited + delay <= budget:
+        sleep(delay)
+        waited, delay = waited + delay, min(delay * 2, 20.0)
+    return leftovers
 
 
 def tagged_resources(session: Session) -> list[str]:

@@ -111,7 +111,9 @@ def down(settings: Settings, yes: bool, as_json: bool) -> None:
     if settings.target == "aws" and not yes:
         if not sys.stdin.isatty():
             raise UserError("refusing to delete AWS resources without confirmation: rerun with --yes")
-        click.confirm(f"Delete every resource of stack {settings.stack!r} in {settings.region}?", abort=True)
+        if not click.confirm(f"Delete every resource of stack {settings.stack!r} in {settings.region}?"):
+            ui.console.print("nothing deleted")
+            raise SystemExit(1)
     with ui.progress(f"orderpoc down: {settings.stack} ({settings.target})", enabled=not as_json) as tracker:
         result = app.down(settings, tracker)
     if as_json:
@@ -174,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="orderpoc", standalone_mode=False)
-    except click.exceptions.Abort:
-        ui.err_console.print("aborted")
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        ui.err_console.print("interrupted: rerun the same command to converge")
         code = 130
     except click.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
@@ -189,9 +191,6 @@ def main(argv: list[str] | None = None) -> None:
             ui.err_console.print(f"error: {key}: {error}", soft_wrap=True)
         ui.err_console.print("Nothing is lost: rerun the same command to converge.")
         code = 1
-    except KeyboardInterrupt:
-        ui.err_console.print("interrupted: rerun the same command to converge")
-        code = 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only on request
         if debug:
             raise

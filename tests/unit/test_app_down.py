@@ -1,0 +1,46 @@
+"""down's last word: leftovers are asked again on AWS, whose tagging index lags behind deletes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from orderpoc import app
+from orderpoc.cli import main
+
+
+def session(target: str):
+    return SimpleNamespace(settings=SimpleNamespace(target=target))
+
+
+def test_aws_leftovers_are_asked_again_until_the_index_catches_up(monkeypatch):
+    answers = [["arn:aws:sqs:us-east-1:1:q"], ["arn:aws:sqs:us-east-1:1:q"], []]
+    monkeypatch.setattr(app, "tagged_resources", lambda s: answers.pop(0))
+    waits: list[float] = []
+    assert app.settle_leftovers(session("aws"), sleep=waits.append) == []
+    assert waits == [2.0, 4.0]
+
+
+def test_aws_leftovers_that_stay_are_reported_after_the_patience(monkeypatch):
+    monkeypatch.setattr(app, "tagged_resources", lambda s: ["arn:aws:sqs:us-east-1:1:q"])
+    waits: list[float] = []
+    assert app.settle_leftovers(session("aws"), patience=10, sleep=waits.append) == ["arn:aws:sqs:us-east-1:1:q"]
+    assert sum(waits) <= 10
+
+
+def test_local_leftovers_are_final_at_once(monkeypatch):
+    monkeypatch.setattr(app, "tagged_resources", lambda s: ["arn:aws:sqs:us-east-1:1:q"])
+    assert app.settle_leftovers(session("local"), sleep=lambda s: pytest.fail("no waiting on local")) == [
+        "arn:aws:sqs:us-east-1:1:q"]
+
+
+def test_declining_the_confirmation_deletes_nothing(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("ORDERPOC_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("click.confirm", lambda *a, **k: False)
+    monkeypatch.setattr(app, "down", lambda *a, **k: pytest.fail("down must not run"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["down", "--target", "aws"])
+    assert exit_info.value.code == 1
+    assert "nothing deleted" in capsys.readouterr().out
