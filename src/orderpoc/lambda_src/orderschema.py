@@ -163,13 +163,18 @@ def _validate_items(value: object, errors: _Errors) -> list[dict[str, Any]]:
 def validate_request(data: object) -> tuple[dict[str, Any] | None, list[FieldError]]:
     """A client's order body -> (normalized order without id/timestamps, []) or (None, errors)."""
     errors = _Errors()
+    order = _validate_object(data, REQUEST_FIELDS, errors)
+    return (order, []) if order is not None and not errors else (None, errors[:MAX_ERRORS])
+
+
+def _validate_object(data: object, allowed: frozenset[str], errors: _Errors) -> dict[str, Any] | None:
+    """The shared part of both entry points: an object, only known fields, the common rules."""
     if not isinstance(data, dict):
         errors.add("body", "must be a JSON object")
-        return None, errors
-    for key in sorted(data.keys() - REQUEST_FIELDS):
+        return None
+    for key in sorted(data.keys() - allowed):
         errors.add(_field_name(key), "unknown field")
-    order = _validate_common(data, errors)
-    return (order, []) if not errors else (None, errors[:MAX_ERRORS])
+    return _validate_common(data, errors)
 
 
 def _validate_common(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
@@ -214,12 +219,9 @@ def validate_message(data: object) -> tuple[dict[str, Any] | None, list[FieldErr
     match, so a corrupted or hand-made message is treated as poison rather than stored.
     """
     errors = _Errors()
-    if not isinstance(data, dict):
-        errors.add("body", "must be a JSON object")
+    order = _validate_object(data, MESSAGE_FIELDS, errors)
+    if order is None or not isinstance(data, dict):
         return None, errors
-    for key in sorted(data.keys() - MESSAGE_FIELDS):
-        errors.add(_field_name(key), "unknown field")
-    order = _validate_common(data, errors)
     order_id = data.get("orderId")
     if not is_order_id(order_id):
         errors.add("orderId", "must be a lowercase UUID")
