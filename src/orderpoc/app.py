@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from orderpoc import package, stack
 from orderpoc.aws import Clients
 from orderpoc.engine import Engine, Event, Report
 from orderpoc.probe import sweep_probes
+from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
 from orderpoc.settings import TAG_KEY, Settings
 from orderpoc.state import State, locked
@@ -41,9 +42,7 @@ class Session:
         api, stage = outputs.get("api"), outputs.get("stage")
         if not api or not stage:
             return None
-        if self.clients.endpoint_url:
-            return f"{self.clients.endpoint_url.rstrip('/')}/restapis/{api['id']}/{stack.STAGE}/_user_request_"
-        return str(stage["invoke_url"])
+        return invoke_url(self.ctx, api["id"], stack.STAGE, self.clients.endpoint_url)
 
 
 @contextmanager
@@ -58,7 +57,7 @@ def open_session(settings: Settings, *, lock: bool = True) -> Iterator[Session]:
     account = clients.account_id()
     ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
     state_path = settings.state_file
-    with locked(state_path) if lock else _nothing():
+    with locked(state_path) if lock else nullcontext():
         state = State.load(state_path)
         state.check_identity(account=account, region=settings.region, endpoint=clients.endpoint_url)
         session = Session(settings, clients, ctx, state, boot_id=boot_id)
@@ -66,11 +65,6 @@ def open_session(settings: Settings, *, lock: bool = True) -> Iterator[Session]:
         if boot_id and recorded_boot and recorded_boot != boot_id and state.resources:
             session.notices.append(NOTICE_RESTARTED)
         yield session
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 @dataclass

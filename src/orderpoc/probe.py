@@ -16,6 +16,7 @@ from typing import Any
 
 from orderpoc.aws import unless_not_found
 from orderpoc.errors import UserError
+from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context
 from orderpoc.settings import Names
 
@@ -42,13 +43,10 @@ def find_endpoints(ctx: Context, names: Names, endpoint_url: str | None, stage: 
     if not apis or not keys:
         raise UserError(f"stack {ctx.stack!r} has no API or API key here: run `orderpoc up` first")
     api_id = apis[0]["id"]
-    if endpoint_url:
-        invoke_url = f"{endpoint_url.rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
-    else:
-        invoke_url = f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com/{stage}"
     # The DLQ only feeds hints: a missing one is no error.
     dlq_url = unless_not_found(lambda: ctx.clients("sqs").get_queue_url(QueueName=names.dlq)["QueueUrl"])
-    return Endpoints(invoke_url, keys[0]["value"], names.table, ctx.arn("sns", names.topic), dlq_url)
+    return Endpoints(invoke_url(ctx, api_id, stage, endpoint_url), keys[0]["value"], names.table,
+                     ctx.arn("sns", names.topic), dlq_url)
 
 
 class Subscription:

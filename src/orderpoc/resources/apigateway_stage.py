@@ -129,13 +129,21 @@ class ApiStage(Resource):
         return f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api_id}/stages/{name}"
 
     def _outputs(self, ctx: Context, api_id: str, name: str, deployment_id: str | None) -> Outputs:
-        domain = "amazonaws.com.cn" if ctx.partition == "aws-cn" else "amazonaws.com"
         return {
             "stage": name,
-            "rest_api_id": api_id,  # delete needs it; invoke_url may be rewritten for the emulator
+            "rest_api_id": api_id,  # delete needs it
             "deployment_id": deployment_id,
-            "invoke_url": f"https://{api_id}.execute-api.{ctx.region}.{domain}/{name}",
+            "invoke_url": invoke_url(ctx, api_id, name),
         }
+
+
+def invoke_url(ctx: Context, api_id: str, stage: str, endpoint_url: str | None = None) -> str:
+    """Where a stage is served: LocalStack's form behind a custom endpoint (the embedded AWS
+    included), else API Gateway's own domain."""
+    if endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
+    domain = "amazonaws.com.cn" if ctx.partition == "aws-cn" else "amazonaws.com"
+    return f"https://{api_id}.execute-api.{ctx.region}.{domain}/{stage}"
 
 
 def _deployment(ctx: Context, api_id: str, revision: str) -> str:
