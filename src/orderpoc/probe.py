@@ -105,23 +105,27 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
 
 
 def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> None:
-    # Already gone is fine.
-    if subscription_arn:
-        unless_not_found(lambda: ctx.clients("sns").unsubscribe(SubscriptionArn=subscription_arn))
+    """Unsubscribe, then delete the queue; already gone is fine. Without the subscription's ARN
+    (interrupted while subscribing) it is found by the queue's ARN: none may outlive its queue."""
+    for arn in [subscription_arn] if subscription_arn else _subscriptions_of(ctx, queue_url):
+        unless_not_found(lambda: ctx.clients("sns").unsubscribe(SubscriptionArn=arn))
     unless_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url))
 
 
 def sweep_probes(ctx: Context) -> list[str]:
     """Remove probe queues (and their subscriptions) a killed send-test-order left behind."""
-    sqs, sns = ctx.clients("sqs"), ctx.clients("sns")
-    urls = sqs.list_queues(QueueNamePrefix=f"{ctx.stack}-{PROBE_PREFIX}").get("QueueUrls", [])
-    removed = []
+    urls: list[str] = ctx.clients("sqs").list_queues(QueueNamePrefix=f"{ctx.stack}-{PROBE_PREFIX}").get("QueueUrls", [])
     for url in urls:
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        for page in sns.get_paginator("list_subscriptions").paginate():
-            for sub in page["Subscriptions"]:
-                if sub["Endpoint"] == arn and sub["SubscriptionArn"].startswith("arn:"):
-                    remove_probe(ctx, url, sub["SubscriptionArn"])
         remove_probe(ctx, url, None)
-        removed.append(url)
-    return removed
+    return urls
+
+
+def _subscriptions_of(ctx: Context, queue_url: str) -> list[str]:
+    attributes = unless_not_found(lambda: ctx.clients("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"]))
+    if attributes is None:
+        return []
+    queue_arn = attributes["Attributes"]["QueueArn"]
+    pages = ctx.clients("sns").get_paginator("list_subscriptions").paginate()
+    return [sub["SubscriptionArn"] for page in pages for sub in page["Subscriptions"]
+            if sub["Endpoint"] == queue_arn and sub["SubscriptionArn"].startswith("arn:")]

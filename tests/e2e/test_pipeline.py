@@ -111,7 +111,7 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
 
     proc = subprocess.Popen([sys.executable, "-m", "orderpoc", "send-test-order", "--count", "2000", "--rate", "5"],
                             cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls"))
+    _wait_for(lambda: _probe_leftovers(cli) and len(_probe_leftovers(cli)) == 2)  # queue and subscription
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 130
     assert _probe_leftovers(cli) == []

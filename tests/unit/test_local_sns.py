@@ -33,6 +33,20 @@ def test_sns_delivers_to_sqs_subscriptions_honouring_filter_policies(emulator: E
     assert [(e["Message"], e["Subject"], e["TopicArn"]) for e in envelopes] == [("order placed", "New order", topic)]
 
 
+def test_a_deleted_subscribed_queue_fails_only_its_own_delivery(emulator: Emulator) -> None:
+    """As on AWS, Publish succeeds and the other subscribers still get the message."""
+    topic = _topic(emulator, "events-gone")
+    sns = emulator.client("sns")
+    gone_url, gone_arn = emulator.queue("events-gone-sub")
+    live_url, live_arn = emulator.queue("events-live-sub")
+    for arn in (gone_arn, live_arn):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    emulator.client("sqs").delete_queue(QueueUrl=gone_url)
+    sns.publish(TopicArn=topic, Message="still delivered")
+    messages = wait_for(lambda: emulator.drain(live_url, wait=1), what="the notification in the live queue")
+    assert [json.loads(m["Body"])["Message"] for m in messages] == ["still delivered"]
+
+
 def test_email_subscriptions_are_delivered_to_the_local_outbox(emulator: Emulator) -> None:
     topic = _topic(emulator, "events-mail")
     sns = emulator.client("sns")
