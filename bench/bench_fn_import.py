@@ -23,10 +23,7 @@ LAMBDA_SRC = Path(__file__).resolve().parents[1] / "src" / "orderpoc" / "lambda_
 HANDLERS = ("intake", "processor", "notifier")
 
 # The child prints how long the statement itself took, apart from interpreter start-up.
-CHILD = (
-    "import sys, time; sys.path.insert(0, {src!r}); t = time.perf_counter(); {stmt}; "
-    "print(time.perf_counter() - t)"
-)
+CHILD = "import sys, time; sys.path.insert(0, {src!r}); t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
 def cases() -> dict[str, str]:
@@ -42,7 +39,9 @@ def sample(src: Path, stmt: str) -> tuple[float, float]:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-E", "-B", "-c", CHILD.format(src=str(src), stmt=stmt)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return time.perf_counter() - started, float(out.strip().splitlines()[-1])
 
@@ -50,9 +49,18 @@ def sample(src: Path, stmt: str) -> tuple[float, float]:
 def detail(src: Path, module: str, top: int = 12) -> None:
     """The modules that cost the most (self time) when importing `module`, via -X importtime."""
     err = subprocess.run(
-        [sys.executable, "-E", "-B", "-X", "importtime", "-c",
-         f"import sys; sys.path.insert(0, {str(src)!r}); import {module}"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-E",
+            "-B",
+            "-X",
+            "importtime",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(src)!r}); import {module}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stderr
     rows = []
     for line in err.splitlines():
@@ -92,15 +100,18 @@ def main() -> None:
     med_wall = {n: statistics.median(v) for n, v in wall.items()}
     med_inner = {n: statistics.median(v) for n, v in inner.items()}
     base_wall, boto3_import = med_wall["python -c pass"], med_inner["import boto3"]
-    print(f"\ncold import, median of {args.runs} fresh interpreters "
-          f"(Python {sys.version.split()[0]}, {sys.platform})")
+    print(f"\ncold import, median of {args.runs} fresh interpreters (Python {sys.version.split()[0]}, {sys.platform})")
     print(f"{'case':<18} {'process ms':>11} {'x pass':>7} {'import ms':>10} {'x boto3':>8}")
     for name in todo:
         ratio = "-" if name == "python -c pass" else f"{med_inner[name] / boto3_import:.2f}"
-        print(f"{name:<18} {med_wall[name] * 1000:11.1f} {med_wall[name] / base_wall:7.2f} "
-              f"{med_inner[name] * 1000:10.1f} {ratio:>8}")
-    print("\nprocess ms: whole `python -c` run; import ms: the import statement alone;"
-          "\nx boto3: import time relative to `import boto3` (1.00 = the handler adds nothing).")
+        print(
+            f"{name:<18} {med_wall[name] * 1000:11.1f} {med_wall[name] / base_wall:7.2f} "
+            f"{med_inner[name] * 1000:10.1f} {ratio:>8}"
+        )
+    print(
+        "\nprocess ms: whole `python -c` run; import ms: the import statement alone;"
+        "\nx boto3: import time relative to `import boto3` (1.00 = the handler adds nothing)."
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ import tempfile
 import time
 import types
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
@@ -62,23 +63,32 @@ def main() -> None:
     n = parser.parse_args().n
 
     module = types.ModuleType("bench_handler")
-    exec(HANDLER, module.__dict__)  # noqa: S102 - our own constant source
+    exec(HANDLER, module.__dict__)
     context = types.SimpleNamespace(aws_request_id="x", get_remaining_time_in_millis=lambda: 3000)
     in_process = _median_ms(lambda: module.handler(EVENT, context), n * 20)
 
     state_dir, port = Path(tempfile.mkdtemp(prefix="orderpoc-bench-")), _free_port()
     status = lifecycle.start(state_dir, port)
     try:
-        kw = {"region_name": "us-east-1", "endpoint_url": status.endpoint,
-              "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        kw = {
+            "region_name": "us-east-1",
+            "endpoint_url": status.endpoint,
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
         session = boto3.session.Session()
         iam, lam = session.client("iam", **kw), session.client("lambda", **kw)
         role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", HANDLER)
-        lam.create_function(FunctionName="bench", Runtime="python3.11", Role=role, Handler="app.handler",
-                            Code={"ZipFile": code.getvalue()})
+        lam.create_function(
+            FunctionName="bench",
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
         payload = json.dumps(EVENT).encode()
         started = time.perf_counter()
         lam.invoke(FunctionName="bench", Payload=payload)
@@ -87,8 +97,12 @@ def main() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port)
 
         def raw_invoke() -> None:
-            conn.request("POST", "/2015-03-31/functions/bench/invocations", body=payload,
-                         headers={"Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/2015-03-31/functions/bench/invocations",
+                body=payload,
+                headers={"Content-Type": "application/json"},
+            )
             conn.getresponse().read()
 
         for _ in range(20):

@@ -44,13 +44,28 @@ def main() -> None:
             endpoints = find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
             with subscribed(session.ctx, settings.names, endpoints.topic_arn) as subscription:
                 for level in levels:
-                    results = [run_load(session.ctx, endpoints, subscription, count=args.orders, concurrency=level,
-                                        rate=None, timeout=300, on_progress=lambda hop, n: None)
-                               for _ in range(args.runs)]
+                    results = [
+                        run_load(
+                            session.ctx,
+                            endpoints,
+                            subscription,
+                            count=args.orders,
+                            concurrency=level,
+                            rate=None,
+                            timeout=300,
+                            on_progress=lambda hop, n: None,
+                        )
+                        for _ in range(args.runs)
+                    ]
                     assert all(r.ok for r in results), [r.as_json() for r in results if not r.ok]
-                    rows.append((level, statistics.median(r.orders_per_second for r in results),
-                                 statistics.median(r.latencies["accepted"]["p50"] for r in results),
-                                 statistics.median(r.latencies["notified"]["p50"] for r in results)))
+                    rows.append(
+                        (
+                            level,
+                            statistics.median(r.orders_per_second for r in results),
+                            statistics.median(r.latencies["accepted"]["p50"] for r in results),
+                            statistics.median(r.latencies["notified"]["p50"] for r in results),
+                        )
+                    )
     finally:
         lifecycle.stop(state_dir, port)
     baseline = rows[0][1]

@@ -68,9 +68,9 @@ def measure(runs: int, latency: float) -> None:
         for run in range(runs):
             for label, workers in (("serial up (1 worker)", 1), ("parallel up (8 workers)", 8)):
                 settings = Settings(stack=f"bench{run}w{workers}", state_dir=state_dir, local_port=port)
-                results[label].append(timed(lambda: app.up(settings, lambda e: None, max_workers=workers)))
+                results[label].append(timed(lambda s=settings, w=workers: app.up(s, lambda e: None, max_workers=w)))
                 if workers == 8:
-                    results["no-op rerun"].append(timed(lambda: app.up(settings, lambda e: None)))
+                    results["no-op rerun"].append(timed(lambda s=settings: app.up(s, lambda e: None)))
                 app.down(settings, lambda e: None)
     finally:
         lifecycle.stop(state_dir, port)

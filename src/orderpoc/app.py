@@ -75,8 +75,9 @@ class UpResult:
     actions: dict[str, str]
 
 
-def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None,
-       max_workers: int = 8) -> tuple[Session, UpResult]:
+def up(
+    settings: Settings, on_event: OnEvent, *, notify_email: str | None = None, max_workers: int = 8
+) -> tuple[Session, UpResult]:
     actions: dict[str, str] = {}
 
     def track(event: Event) -> None:
@@ -87,8 +88,12 @@ def up(settings: Settings, on_event: OnEvent, *, notify_email: str | None = None
     started = time.monotonic()
     with open_session(settings) as session:
         session.state.set_identity(
-            stack=settings.stack, target=settings.target, account=session.ctx.account,
-            region=settings.region, endpoint=session.clients.endpoint_url, local_boot_id=session.boot_id,
+            stack=settings.stack,
+            target=settings.target,
+            account=session.ctx.account,
+            region=settings.region,
+            endpoint=session.clients.endpoint_url,
+            local_boot_id=session.boot_id,
         )
         outputs = session.engine(track, notify_email, max_workers).apply()
         result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - started, actions)
@@ -114,7 +119,9 @@ def down(settings: Settings, on_event: OnEvent) -> DownResult:
         return DownResult(time.monotonic() - started, leftovers)
 
 
-def settle_leftovers(session: Session, *, patience: float = 90.0, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+def settle_leftovers(
+    session: Session, *, patience: float = 90.0, sleep: Callable[[float], None] = time.sleep
+) -> list[str]:
     """What is still tagged with the stack after the deletes. On AWS the tagging index lags behind
     deletes (minutes at worst), so ask again with backoff before calling anything a leftover."""
     budget = patience if session.settings.target == "aws" else 0.0

@@ -44,10 +44,11 @@ def error_code(exc: BaseException) -> str:
 
 def is_not_found(exc: BaseException) -> bool:
     code = error_code(exc)
-    return (
-        "NotFound" in code
-        or code in {"NoSuchEntity", "AWS.SimpleQueueService.NonExistentQueue", "NotFoundException"}
-    )
+    return "NotFound" in code or code in {
+        "NoSuchEntity",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "NotFoundException",
+    }
 
 
 def unless_not_found(call: Callable[[], T]) -> T | None:
@@ -119,8 +120,12 @@ class Clients:
                 "no AWS credentials found for --target aws: run `aws configure` or `aws sso login`, "
                 "or set AWS_PROFILE / AWS_ACCESS_KEY_ID; or use the default --target local"
             ) from None
-        except (botocore.exceptions.SSOError, botocore.exceptions.TokenRetrievalError,
-                botocore.exceptions.CredentialRetrievalError, botocore.exceptions.PartialCredentialsError) as exc:
+        except (
+            botocore.exceptions.SSOError,
+            botocore.exceptions.TokenRetrievalError,
+            botocore.exceptions.CredentialRetrievalError,
+            botocore.exceptions.PartialCredentialsError,
+        ) as exc:
             # Typically an expired SSO session or a broken credential_process / partial env keys.
             raise UserError(
                 f"the AWS credentials could not be loaded ({exc}): run `aws sso login` or fix the profile"
@@ -148,7 +153,7 @@ def retry(
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - filtered by should_retry
+        except Exception as exc:
             if attempt == attempts or not should_retry(exc):
                 raise
             delay = random.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))

@@ -22,28 +22,67 @@ from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK,
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command takes; each also reads an ORDERPOC_* environment variable."""
     options = [
-        click.option("--stack", default=DEFAULT_STACK, envvar="ORDERPOC_STACK", show_default=True,
-                     help="Stack name: every resource name derives from it."),
-        click.option("--target", type=click.Choice(TARGETS), default="local", envvar="ORDERPOC_TARGET",
-                     show_default=True, help="local: the embedded AWS on 127.0.0.1; aws: a real account."),
-        click.option("--region", default=None, envvar=["ORDERPOC_REGION"],
-                     help=f"AWS region [default: AWS_REGION, else {DEFAULT_REGION}]"),
+        click.option(
+            "--stack",
+            default=DEFAULT_STACK,
+            envvar="ORDERPOC_STACK",
+            show_default=True,
+            help="Stack name: every resource name derives from it.",
+        ),
+        click.option(
+            "--target",
+            type=click.Choice(TARGETS),
+            default="local",
+            envvar="ORDERPOC_TARGET",
+            show_default=True,
+            help="local: the embedded AWS on 127.0.0.1; aws: a real account.",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            envvar=["ORDERPOC_REGION"],
+            help=f"AWS region [default: AWS_REGION, else {DEFAULT_REGION}]",
+        ),
         click.option("--profile", default=None, envvar="ORDERPOC_PROFILE", help="AWS profile (target aws)."),
-        click.option("--endpoint-url", default=None, envvar="ORDERPOC_ENDPOINT_URL",
-                     help="AWS-compatible endpoint for --target aws (e.g. LocalStack)."),
-        click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orderpoc"),
-                     envvar="ORDERPOC_STATE_DIR", show_default=True, help="Where state files live."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            envvar="ORDERPOC_ENDPOINT_URL",
+            help="AWS-compatible endpoint for --target aws (e.g. LocalStack).",
+        ),
+        click.option(
+            "--state-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path(".orderpoc"),
+            envvar="ORDERPOC_STATE_DIR",
+            show_default=True,
+            help="Where state files live.",
+        ),
     ]
 
     @functools.wraps(command)
-    def wrapper(stack: str, target: str, region: str | None, profile: str | None,
-                endpoint_url: str | None, state_dir: Path, **kwargs: Any) -> Any:
+    def wrapper(
+        stack: str,
+        target: str,
+        region: str | None,
+        profile: str | None,
+        endpoint_url: str | None,
+        state_dir: Path,
+        **kwargs: Any,
+    ) -> Any:
         if target == "local" and endpoint_url:
             raise UserError("--endpoint-url goes with --target aws; the local target runs its own endpoint")
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         validate_region(region)
-        settings = Settings(stack=stack, target=target, region=region, profile=profile, endpoint_url=endpoint_url,
-                            state_dir=state_dir, local_port=_local_port())
+        settings = Settings(
+            stack=stack,
+            target=target,
+            region=region,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            state_dir=state_dir,
+            local_port=_local_port(),
+        )
         return command(settings, **kwargs)
 
     for option in reversed(options):
@@ -84,21 +123,29 @@ def cli() -> None:
 @json_option
 def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
     """Create or update every resource; a rerun with nothing changed changes nothing."""
-    with ui.progress(f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})",
-                     enabled=not as_json) as tracker:
+    with ui.progress(
+        f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})", enabled=not as_json
+    ) as tracker:
         session, result = app.up(settings, tracker, notify_email=notify_email)
     counts = _count(result.actions.values())
     if as_json:
-        _print_json({"stack": settings.stack, "target": settings.target, "invoke_url": result.invoke_url,
-                     "seconds": round(result.seconds, 2), "actions": result.actions, "counts": counts,
-                     "notices": session.notices})
+        _print_json(
+            {
+                "stack": settings.stack,
+                "target": settings.target,
+                "invoke_url": result.invoke_url,
+                "seconds": round(result.seconds, 2),
+                "actions": result.actions,
+                "counts": counts,
+                "notices": session.notices,
+            }
+        )
         return
     for notice in session.notices:
         ui.console.print(f"[yellow]note:[/] {notice}")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
-    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)",
-                     soft_wrap=True)
+    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)", soft_wrap=True)
     ui.console.print(f"Next: [bold]orderpoc send-test-order{_flags(settings)}[/]")
 
 
@@ -121,8 +168,9 @@ def down(settings: Settings, yes: bool, as_json: bool) -> None:
     elif result.leftovers:
         ui.console.print(f"[yellow]Still tagged with the stack:[/] {', '.join(result.leftovers)}")
     else:
-        ui.console.print(f"[bold green]Stack {settings.stack} is gone[/] in {result.seconds:.1f}s; "
-                         "nothing tagged with it remains.")
+        ui.console.print(
+            f"[bold green]Stack {settings.stack} is gone[/] in {result.seconds:.1f}s; nothing tagged with it remains."
+        )
     if result.leftovers:
         raise SystemExit(1)
 
@@ -191,10 +239,11 @@ def main(argv: list[str] | None = None) -> None:
             ui.err_console.print(f"error: {key}: {error}", soft_wrap=True)
         ui.err_console.print("Nothing is lost: rerun the same command to converge.")
         code = 1
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only on request
+    except Exception as exc:
         if debug:
             raise
-        ui.err_console.print(f"error: {type(exc).__name__}: {exc} (ORDERPOC_DEBUG=1 shows the traceback)",
-                             soft_wrap=True)
+        ui.err_console.print(
+            f"error: {type(exc).__name__}: {exc} (ORDERPOC_DEBUG=1 shows the traceback)", soft_wrap=True
+        )
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

@@ -12,8 +12,12 @@ from orderpoc import ui
 from orderpoc.cli import _local_port, cli
 
 state_dir_option = click.option(
-    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orderpoc"),
-    envvar="ORDERPOC_STATE_DIR", show_default=True, help="Where the pid, log and outbox files live.",
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".orderpoc"),
+    envvar="ORDERPOC_STATE_DIR",
+    show_default=True,
+    help="Where the pid, log and outbox files live.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -32,8 +36,10 @@ def _show(status: object, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     elif data.get("running"):
-        ui.console.print(f"[green]running[/] at {data['endpoint']} (pid {data['pid']}, since {data['started_at']}); "
-                         f"log: {data['log_file']}")
+        ui.console.print(
+            f"[green]running[/] at {data['endpoint']} (pid {data['pid']}, since {data['started_at']}); "
+            f"log: {data['log_file']}"
+        )
     else:
         ui.console.print(f"not running (port {data['port']})")
 
@@ -86,5 +92,7 @@ def outbox(state_dir: Path, limit: int, as_json: bool) -> None:
     if not mails:
         ui.console.print("no email notifications yet (subscribe one with `orderpoc up --notify-email ADDRESS`)")
     for mail in mails:
-        ui.console.print(f"[bold]{mail.get('timestamp', '')}[/] to {mail.get('endpoint', '')}: {mail.get('subject', '')}")
+        ui.console.print(
+            f"[bold]{mail.get('timestamp', '')}[/] to {mail.get('endpoint', '')}: {mail.get('subject', '')}"
+        )
         ui.console.print(f"  {mail.get('message', '')}")

@@ -97,7 +97,9 @@ class Engine:
     def _ctx_for(self, spec: Spec, started: float) -> Context:
         return dataclasses.replace(self.ctx, say=lambda msg: self._emit(spec, "progress", detail=msg, started=started))
 
-    def _run(self, deps: Mapping[str, tuple[str, ...]], job: Callable[[Spec, Mapping[str, Any]], Any]) -> dict[str, graph.Outcome]:
+    def _run(
+        self, deps: Mapping[str, tuple[str, ...]], job: Callable[[Spec, Mapping[str, Any]], Any]
+    ) -> dict[str, graph.Outcome]:
         def on_skip(key: str) -> None:
             self._emit(self.specs[key], "skipped", detail="a dependency failed")
 
@@ -190,7 +192,7 @@ class Engine:
                 report.state = "drifted" if report.drift else "ok"
                 report.figures = spec.resource.figures(ctx, live)
                 return live.outputs
-            except Exception as exc:  # noqa: BLE001 - status reports, it does not stop
+            except Exception as exc:
                 report.state, report.error = "unknown", str(exc)
                 return None
 

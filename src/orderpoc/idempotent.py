@@ -20,8 +20,14 @@ from orderpoc.aws import error_code, retry
 T = TypeVar("T")
 
 THROTTLING = {
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-    "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException", "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
 }
 _NOT_SENT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
 _MAYBE_SENT = (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)
@@ -55,10 +61,16 @@ def create_once(
     def attempt() -> T:
         try:
             return create()
-        except Exception as exc:  # noqa: BLE001 - an ambiguous failure may have created it
+        except Exception as exc:
             if is_ambiguous(exc) and (found := find()) is not None:
                 return found
             raise
 
-    return retry(attempt, should_retry=lambda exc: is_ambiguous(exc) or is_throttled(exc), attempts=attempts,
-                 max_delay=20.0, on_wait=on_wait, sleep=sleep)
+    return retry(
+        attempt,
+        should_retry=lambda exc: is_ambiguous(exc) or is_throttled(exc),
+        attempts=attempts,
+        max_delay=20.0,
+        on_wait=on_wait,
+        sleep=sleep,
+    )

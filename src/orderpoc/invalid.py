@@ -72,8 +72,11 @@ def _stored_after_sentinel(ctx: Context, endpoints: Endpoints, marker: str, time
         time.sleep(0.1)
     count = 0
     for page in table.get_paginator("scan").paginate(
-        TableName=endpoints.table, FilterExpression="customerId = :m",
-        ExpressionAttributeValues={":m": {"S": marker}}, Select="COUNT", ConsistentRead=True,
+        TableName=endpoints.table,
+        FilterExpression="customerId = :m",
+        ExpressionAttributeValues={":m": {"S": marker}},
+        Select="COUNT",
+        ConsistentRead=True,
     ):
         count += page["Count"]
     return count

@@ -47,11 +47,20 @@ class LoadResult:
         return not self.rejected and not self.duplicates and not any(self.missing.values())
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "sent": self.sent, "accepted": self.accepted, "rejected": dict(self.rejected),
-                "stored": self.stored, "notified": self.notified, "duplicates": self.duplicates,
-                "duplicateNotifications": self.duplicate_notifications,
-                "missing": self.missing, "latencySeconds": self.latencies, "seconds": round(self.seconds, 3),
-                "ordersPerSecond": round(self.orders_per_second, 1)}
+        return {
+            "ok": self.ok,
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": dict(self.rejected),
+            "stored": self.stored,
+            "notified": self.notified,
+            "duplicates": self.duplicates,
+            "duplicateNotifications": self.duplicate_notifications,
+            "missing": self.missing,
+            "latencySeconds": self.latencies,
+            "seconds": round(self.seconds, 3),
+            "ordersPerSecond": round(self.orders_per_second, 1),
+        }
 
 
 class _Tracker:
@@ -67,8 +76,17 @@ class _Tracker:
         self.errors: list[BaseException] = []  # raised in a watcher thread
 
 
-def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, count: int, concurrency: int,
-             rate: float | None, timeout: float, on_progress: Callable[[str, int], None]) -> LoadResult:
+def run_load(
+    ctx: Context,
+    endpoints: Endpoints,
+    subscription: Subscription,
+    *,
+    count: int,
+    concurrency: int,
+    rate: float | None,
+    timeout: float,
+    on_progress: Callable[[str, int], None],
+) -> LoadResult:
     run_id = secrets.token_hex(4)
     tracker = _Tracker()
     started = time.monotonic()
@@ -77,8 +95,11 @@ def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, 
         if rate:
             time.sleep(max(0.0, started + index / rate - time.monotonic()))
         sent = time.monotonic()
-        response = post_order(endpoints, sample_order(customer=f"load-{run_id}", quantity=1 + index % 5),
-                              idempotency_key=f"{run_id}-{index}")
+        response = post_order(
+            endpoints,
+            sample_order(customer=f"load-{run_id}", quantity=1 + index % 5),
+            idempotency_key=f"{run_id}-{index}",
+        )
         order_id = (response.json() or {}).get("orderId") if response.status == 202 else None
         with tracker.lock:
             if order_id:
@@ -90,8 +111,10 @@ def run_load(ctx: Context, endpoints: Endpoints, subscription: Subscription, *, 
         on_progress("accepted", 1)
 
     stop = threading.Event()
-    watchers = [_watcher(tracker, stop, _watch_table, ctx, endpoints, tracker, stop, on_progress),
-                _watcher(tracker, stop, _watch_topic, subscription, tracker, stop, on_progress)]
+    watchers = [
+        _watcher(tracker, stop, _watch_table, ctx, endpoints, tracker, stop, on_progress),
+        _watcher(tracker, stop, _watch_topic, subscription, tracker, stop, on_progress),
+    ]
     for watcher in watchers:
         watcher.start()
     try:
@@ -123,7 +146,7 @@ def _watcher(tracker: _Tracker, stop: threading.Event, target: Callable[..., Non
     def run() -> None:
         try:
             target(*args)
-        except Exception as exc:  # noqa: BLE001 - handed to the main thread
+        except Exception as exc:
             with tracker.lock:
                 tracker.errors.append(exc)
             stop.set()
@@ -132,9 +155,17 @@ def _watcher(tracker: _Tracker, stop: threading.Event, target: Callable[..., Non
 
 
 def _rows_for(ctx: Context, endpoints: Endpoints, customer: str) -> int:
-    pages = ctx.clients("dynamodb").get_paginator("scan").paginate(
-        TableName=endpoints.table, FilterExpression="customerId = :c",
-        ExpressionAttributeValues={":c": {"S": customer}}, Select="COUNT", ConsistentRead=True)
+    pages = (
+        ctx.clients("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=endpoints.table,
+            FilterExpression="customerId = :c",
+            ExpressionAttributeValues={":c": {"S": customer}},
+            Select="COUNT",
+            ConsistentRead=True,
+        )
+    )
     return sum(page["Count"] for page in pages)
 
 
@@ -144,16 +175,24 @@ def _complete(tracker: _Tracker) -> bool:
         return ids <= set(tracker.hops["stored"]) and ids <= set(tracker.hops["notified"])
 
 
-def _watch_table(ctx: Context, endpoints: Endpoints, tracker: _Tracker, stop: threading.Event,
-                 on_progress: Callable[[str, int], None]) -> None:
+def _watch_table(
+    ctx: Context,
+    endpoints: Endpoints,
+    tracker: _Tracker,
+    stop: threading.Event,
+    on_progress: Callable[[str, int], None],
+) -> None:
     dynamodb = ctx.clients("dynamodb")
     while not stop.is_set():
         with tracker.lock:
             waiting = [oid for oid in tracker.sent_at if oid not in tracker.hops["stored"]]
         for start in range(0, len(waiting), 100):
-            keys = [{"orderId": {"S": oid}} for oid in waiting[start:start + 100]]
-            response = dynamodb.batch_get_item(RequestItems={endpoints.table: {
-                "Keys": keys, "ConsistentRead": True, "ProjectionExpression": "orderId"}})
+            keys = [{"orderId": {"S": oid}} for oid in waiting[start : start + 100]]
+            response = dynamodb.batch_get_item(
+                RequestItems={
+                    endpoints.table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "orderId"}
+                }
+            )
             now = time.monotonic()
             found = [item["orderId"]["S"] for item in response["Responses"].get(endpoints.table, [])]
             with tracker.lock:
@@ -164,8 +203,9 @@ def _watch_table(ctx: Context, endpoints: Endpoints, tracker: _Tracker, stop: th
         stop.wait(0.2)
 
 
-def _watch_topic(subscription: Subscription, tracker: _Tracker, stop: threading.Event,
-                 on_progress: Callable[[str, int], None]) -> None:
+def _watch_topic(
+    subscription: Subscription, tracker: _Tracker, stop: threading.Event, on_progress: Callable[[str, int], None]
+) -> None:
     while not stop.is_set():
         notes = subscription.receive(wait=1)
         now = time.monotonic()

@@ -36,8 +36,9 @@ class Endpoints:
 
 def find_endpoints(ctx: Context, names: Names, endpoint_url: str | None, stage: str) -> Endpoints:
     apigw = ctx.clients("apigateway")
-    apis = [a for page in apigw.get_paginator("get_rest_apis").paginate() for a in page["items"]
-            if a["name"] == names.api]
+    apis = [
+        a for page in apigw.get_paginator("get_rest_apis").paginate() for a in page["items"] if a["name"] == names.api
+    ]
     keys = apigw.get_api_keys(nameQuery=names.api_key, includeValues=True).get("items", [])
     keys = [k for k in keys if k["name"] == names.api_key]
     if not apis or not keys:
@@ -45,8 +46,13 @@ def find_endpoints(ctx: Context, names: Names, endpoint_url: str | None, stage: 
     api_id = apis[0]["id"]
     # The DLQ only feeds hints: a missing one is no error.
     dlq_url = unless_not_found(lambda: ctx.clients("sqs").get_queue_url(QueueName=names.dlq)["QueueUrl"])
-    return Endpoints(invoke_url(ctx, api_id, stage, endpoint_url), keys[0]["value"], names.table,
-                     ctx.arn("sns", names.topic), dlq_url)
+    return Endpoints(
+        invoke_url(ctx, api_id, stage, endpoint_url),
+        keys[0]["value"],
+        names.table,
+        ctx.arn("sns", names.topic),
+        dlq_url,
+    )
 
 
 class Subscription:
@@ -59,7 +65,9 @@ class Subscription:
 
     def receive(self, wait: float = 1.0) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=max(0, min(20, int(wait))),
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=max(0, min(20, int(wait))),
         )
         messages = response.get("Messages", [])
         if messages:
@@ -84,20 +92,32 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
     sqs, sns = ctx.clients("sqs"), ctx.clients("sns")
     name = f"{ctx.stack}-{PROBE_PREFIX}{secrets.token_hex(4)}"
     queue_url = sqs.create_queue(
-        QueueName=name, Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "3600"},
+        QueueName=name,
+        Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "3600"},
         tags=dict(ctx.tags),
     )["QueueUrl"]
     subscription_arn = None
     try:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         # On real AWS, SNS may only deliver to a queue whose policy lets this topic send to it.
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        }]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
         sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
         subscription_arn = sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True,
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
         yield Subscription(ctx, queue_url, subscription_arn)
     finally:
@@ -108,7 +128,7 @@ def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> 
     """Unsubscribe, then delete the queue; already gone is fine. Without the subscription's ARN
     (interrupted while subscribing) it is found by the queue's ARN: none may outlive its queue."""
     for arn in [subscription_arn] if subscription_arn else _subscriptions_of(ctx, queue_url):
-        unless_not_found(lambda: ctx.clients("sns").unsubscribe(SubscriptionArn=arn))
+        unless_not_found(lambda arn=arn: ctx.clients("sns").unsubscribe(SubscriptionArn=arn))
     unless_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url))
 
 
@@ -121,11 +141,16 @@ def sweep_probes(ctx: Context) -> list[str]:
 
 
 def _subscriptions_of(ctx: Context, queue_url: str) -> list[str]:
-    attributes = unless_not_found(lambda: ctx.clients("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"]))
+    attributes = unless_not_found(
+        lambda: ctx.clients("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    )
     if attributes is None:
         return []
     queue_arn = attributes["Attributes"]["QueueArn"]
     pages = ctx.clients("sns").get_paginator("list_subscriptions").paginate()
-    return [sub["SubscriptionArn"] for page in pages for sub in page["Subscriptions"]
-            if sub["Endpoint"] == queue_arn and sub["SubscriptionArn"].startswith("arn:")]
+    return [
+        sub["SubscriptionArn"]
+        for page in pages
+        for sub in page["Subscriptions"]
+        if sub["Endpoint"] == queue_arn and sub["SubscriptionArn"].startswith("arn:")
+    ]

@@ -53,118 +53,283 @@ def build_specs(
     add("dlq", sqs.queue, names.dlq, lambda d: _queue_config(tags, retention=1209600))
     add("failures", sqs.queue, names.notifier_failures, lambda d: _queue_config(tags, retention=1209600))
     add(
-        "queue", sqs.queue, names.queue,
+        "queue",
+        sqs.queue,
+        names.queue,
         lambda d: _queue_config(
-            tags, retention=345600, visibility=QUEUE_VISIBILITY_TIMEOUT,
+            tags,
+            retention=345600,
+            visibility=QUEUE_VISIBILITY_TIMEOUT,
             redrive={"deadLetterTargetArn": d["dlq"]["arn"], "maxReceiveCount": MAX_RECEIVE_COUNT},
         ),
         "dlq",
     )
-    add("table", dynamodb.table, names.table, lambda d: {
-        "hash_key": "orderId", "billing_mode": "PAY_PER_REQUEST", "stream_view_type": "NEW_IMAGE", "tags": tags,
-    })
+    add(
+        "table",
+        dynamodb.table,
+        names.table,
+        lambda d: {
+            "hash_key": "orderId",
+            "billing_mode": "PAY_PER_REQUEST",
+            "stream_view_type": "NEW_IMAGE",
+            "tags": tags,
+        },
+    )
     # Encrypted at rest with the AWS-managed SNS key: its key policy lets this account's principals use
     # it through SNS, so publishers need no KMS statement of their own.
     add("topic", sns.topic, names.topic, lambda d: {"attributes": {"KmsMasterKeyId": "alias/aws/sns"}, "tags": tags})
     if notify_email:
-        add("email", sns.subscription, notify_email,
-            lambda d: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": notify_email}, "topic")
+        add(
+            "email",
+            sns.subscription,
+            notify_email,
+            lambda d: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": notify_email},
+            "topic",
+        )
 
     # -- one log group, role and function per Lambda function -------------------------------
     for fn in FUNCTIONS:
-        add(f"logs:{fn}", logs.log_group, names.log_group(fn),
-            lambda d: {"retention_days": LOG_RETENTION_DAYS, "tags": tags})
-    add("role:intake", iam.role, names.role("intake"), lambda d: _role(ctx, tags, policies.intake_policy(
-        queue_arn=d["queue"]["arn"], table_arn=d["table"]["arn"], log_group_arn=d["logs:intake"]["arn"],
-    )), "queue", "table", "logs:intake")
-    add("role:processor", iam.role, names.role("processor"), lambda d: _role(ctx, tags, policies.processor_policy(
-        queue_arn=d["queue"]["arn"], table_arn=d["table"]["arn"], log_group_arn=d["logs:processor"]["arn"],
-    )), "queue", "table", "logs:processor")
-    add("role:notifier", iam.role, names.role("notifier"), lambda d: _role(ctx, tags, policies.notifier_policy(
-        stream_arn=d["table"]["stream_arn"], table_arn=d["table"]["arn"], topic_arn=d["topic"]["arn"],
-        failure_queue_arn=d["failures"]["arn"], log_group_arn=d["logs:notifier"]["arn"],
-    )), "table", "topic", "failures", "logs:notifier")
+        add(
+            f"logs:{fn}",
+            logs.log_group,
+            names.log_group(fn),
+            lambda d: {"retention_days": LOG_RETENTION_DAYS, "tags": tags},
+        )
+    add(
+        "role:intake",
+        iam.role,
+        names.role("intake"),
+        lambda d: _role(
+            ctx,
+            tags,
+            policies.intake_policy(
+                queue_arn=d["queue"]["arn"],
+                table_arn=d["table"]["arn"],
+                log_group_arn=d["logs:intake"]["arn"],
+            ),
+        ),
+        "queue",
+        "table",
+        "logs:intake",
+    )
+    add(
+        "role:processor",
+        iam.role,
+        names.role("processor"),
+        lambda d: _role(
+            ctx,
+            tags,
+            policies.processor_policy(
+                queue_arn=d["queue"]["arn"],
+                table_arn=d["table"]["arn"],
+                log_group_arn=d["logs:processor"]["arn"],
+            ),
+        ),
+        "queue",
+        "table",
+        "logs:processor",
+    )
+    add(
+        "role:notifier",
+        iam.role,
+        names.role("notifier"),
+        lambda d: _role(
+            ctx,
+            tags,
+            policies.notifier_policy(
+                stream_arn=d["table"]["stream_arn"],
+                table_arn=d["table"]["arn"],
+                topic_arn=d["topic"]["arn"],
+                failure_queue_arn=d["failures"]["arn"],
+                log_group_arn=d["logs:notifier"]["arn"],
+            ),
+        ),
+        "table",
+        "topic",
+        "failures",
+        "logs:notifier",
+    )
 
     def function_config(fn: str):
         def build(d: Mapping[str, Outputs]) -> Config:
             settings, package = FUNCTIONS[fn], packages[fn]
             return {
-                "role_arn": d[f"role:{fn}"]["arn"], "handler": package.handler, "runtime": RUNTIME,
-                "timeout": settings.timeout, "memory": settings.memory, "description": settings.description,
+                "role_arn": d[f"role:{fn}"]["arn"],
+                "handler": package.handler,
+                "runtime": RUNTIME,
+                "timeout": settings.timeout,
+                "memory": settings.memory,
+                "description": settings.description,
                 "environment": {
-                    "ORDERS_QUEUE_URL": d["queue"]["url"], "ORDERS_TABLE": d["table"]["name"],
+                    "ORDERS_QUEUE_URL": d["queue"]["url"],
+                    "ORDERS_TABLE": d["table"]["name"],
                     "ORDER_EVENTS_TOPIC_ARN": d["topic"]["arn"],
                 },
-                "code_sha256": package.sha256, "_zip": package.zip_bytes, "tags": tags,
+                "code_sha256": package.sha256,
+                "_zip": package.zip_bytes,
+                "tags": tags,
             }
+
         return build
 
     for fn in FUNCTIONS:
-        add(f"fn:{fn}", awslambda.function, names.function(fn), function_config(fn),
-            f"role:{fn}", f"logs:{fn}", "queue", "table", "topic")
+        add(
+            f"fn:{fn}",
+            awslambda.function,
+            names.function(fn),
+            function_config(fn),
+            f"role:{fn}",
+            f"logs:{fn}",
+            "queue",
+            "table",
+            "topic",
+        )
 
     # -- event source mappings --------------------------------------------------------------
-    add("esm:processor", event_source.mapping, f"{names.function('processor')}|{names.queue}", lambda d: {
-        "FunctionName": d["fn:processor"]["name"], "EventSourceArn": d["queue"]["arn"], "Enabled": True,
-        "BatchSize": 10, "MaximumBatchingWindowInSeconds": 1,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"], "ScalingConfig": {"MaximumConcurrency": 5},
-    }, "fn:processor", "queue")
-    add("esm:notifier", event_source.mapping, f"{names.function('notifier')}|{names.table}", lambda d: {
-        "FunctionName": d["fn:notifier"]["name"], "EventSourceArn": d["table"]["stream_arn"], "Enabled": True,
-        "StartingPosition": "TRIM_HORIZON", "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0,
-        "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
-        "MaximumRetryAttempts": 3, "BisectBatchOnFunctionError": True, "MaximumRecordAgeInSeconds": 3600,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "DestinationConfig": {"OnFailure": {"Destination": d["failures"]["arn"]}},
-    }, "fn:notifier", "table", "failures")
+    add(
+        "esm:processor",
+        event_source.mapping,
+        f"{names.function('processor')}|{names.queue}",
+        lambda d: {
+            "FunctionName": d["fn:processor"]["name"],
+            "EventSourceArn": d["queue"]["arn"],
+            "Enabled": True,
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+        "fn:processor",
+        "queue",
+    )
+    add(
+        "esm:notifier",
+        event_source.mapping,
+        f"{names.function('notifier')}|{names.table}",
+        lambda d: {
+            "FunctionName": d["fn:notifier"]["name"],
+            "EventSourceArn": d["table"]["stream_arn"],
+            "Enabled": True,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 0,
+            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
+            "MaximumRetryAttempts": 3,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRecordAgeInSeconds": 3600,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": d["failures"]["arn"]}},
+        },
+        "fn:notifier",
+        "table",
+        "failures",
+    )
 
     # -- the API ------------------------------------------------------------------------------
     def api_config(d: Mapping[str, Outputs]) -> Config:
         fn_arn = d["fn:intake"]["arn"]
         return {
-            "description": f"orderpoc order API ({ctx.stack})", "endpoint_type": "REGIONAL", "tags": tags,
+            "description": f"orderpoc order API ({ctx.stack})",
+            "endpoint_type": "REGIONAL",
+            "tags": tags,
             "integration_uri": (
                 f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{fn_arn}/invocations"
             ),
             "model": {"name": "Order", "content_type": "application/json", "schema": ORDER_MODEL},
             "validator": {"name": "body-and-params", "validate_body": True, "validate_parameters": True},
             # API Gateway's default 400 only says "Invalid request body"; say why.
-            "gateway_responses": {"BAD_REQUEST_BODY": {"status_code": "400", "templates": {
-                "application/json": '{"message": "Invalid request body: $context.error.validationErrorString"}',
-            }}},
+            "gateway_responses": {
+                "BAD_REQUEST_BODY": {
+                    "status_code": "400",
+                    "templates": {
+                        "application/json": '{"message": "Invalid request body: $context.error.validationErrorString"}',
+                    },
+                }
+            },
             "routes": [
-                {"path": "/order", "method": "POST", "api_key_required": True, "validate": True,
-                 "model": "Order", "request_parameters": {}},
-                {"path": "/order/{orderId}", "method": "GET", "api_key_required": True, "validate": True,
-                 "model": None, "request_parameters": {"method.request.path.orderId": True}},
+                {
+                    "path": "/order",
+                    "method": "POST",
+                    "api_key_required": True,
+                    "validate": True,
+                    "model": "Order",
+                    "request_parameters": {},
+                },
+                {
+                    "path": "/order/{orderId}",
+                    "method": "GET",
+                    "api_key_required": True,
+                    "validate": True,
+                    "model": None,
+                    "request_parameters": {"method.request.path.orderId": True},
+                },
             ],
         }
 
     add("api", apigateway.rest_api, names.api, api_config, "fn:intake")
-    add("permission", awslambda.permission, f"{names.function('intake')}|apigateway-invoke", lambda d: {
-        "function_name": d["fn:intake"]["name"], "statement_id": "apigateway-invoke",
-        "action": "lambda:InvokeFunction", "principal": "apigateway.amazonaws.com",
-        # Only this API, only its stage, only the /order routes may invoke intake.
-        "source_arn": f"{d['api']['execute_arn']}/{STAGE}/*/order*",
-    }, "fn:intake", "api")
-    add("stage", apigateway.stage, STAGE, lambda d: {
-        "rest_api_id": d["api"]["id"], "revision": config_hash(api_config(d)),
-        "description": f"orderpoc {ctx.stack} {STAGE}", "tags": tags,
-    }, "api", "fn:intake", "permission")
-    add("key", apigateway.api_key, names.api_key, lambda d: {
-        "enabled": True, "description": f"orderpoc {ctx.stack} client key", "tags": tags,
-    })
-    add("plan", apigateway.usage_plan, names.usage_plan, lambda d: {
-        "api_stages": [{"apiId": d["api"]["id"], "stage": STAGE}],
-        "throttle": {"rateLimit": 100.0, "burstLimit": 200}, "quota": None,
-        "api_key_ids": [d["key"]["id"]], "description": f"orderpoc {ctx.stack} usage plan", "tags": tags,
-    }, "api", "stage", "key")
+    add(
+        "permission",
+        awslambda.permission,
+        f"{names.function('intake')}|apigateway-invoke",
+        lambda d: {
+            "function_name": d["fn:intake"]["name"],
+            "statement_id": "apigateway-invoke",
+            "action": "lambda:InvokeFunction",
+            "principal": "apigateway.amazonaws.com",
+            # Only this API, only its stage, only the /order routes may invoke intake.
+            "source_arn": f"{d['api']['execute_arn']}/{STAGE}/*/order*",
+        },
+        "fn:intake",
+        "api",
+    )
+    add(
+        "stage",
+        apigateway.stage,
+        STAGE,
+        lambda d: {
+            "rest_api_id": d["api"]["id"],
+            "revision": config_hash(api_config(d)),
+            "description": f"orderpoc {ctx.stack} {STAGE}",
+            "tags": tags,
+        },
+        "api",
+        "fn:intake",
+        "permission",
+    )
+    add(
+        "key",
+        apigateway.api_key,
+        names.api_key,
+        lambda d: {
+            "enabled": True,
+            "description": f"orderpoc {ctx.stack} client key",
+            "tags": tags,
+        },
+    )
+    add(
+        "plan",
+        apigateway.usage_plan,
+        names.usage_plan,
+        lambda d: {
+            "api_stages": [{"apiId": d["api"]["id"], "stage": STAGE}],
+            "throttle": {"rateLimit": 100.0, "burstLimit": 200},
+            "quota": None,
+            "api_key_ids": [d["key"]["id"]],
+            "description": f"orderpoc {ctx.stack} usage plan",
+            "tags": tags,
+        },
+        "api",
+        "stage",
+        "key",
+    )
     return specs
 
 
 def _queue_config(tags: dict[str, str], *, retention: int, visibility: int = 30, redrive: dict | None = None) -> Config:
     attributes: dict = {
-        "MessageRetentionPeriod": str(retention), "VisibilityTimeout": str(visibility), **SQS_SSE,
+        "MessageRetentionPeriod": str(retention),
+        "VisibilityTimeout": str(visibility),
+        **SQS_SSE,
     }
     if redrive:
         attributes["RedrivePolicy"] = redrive
@@ -172,5 +337,9 @@ def _queue_config(tags: dict[str, str], *, retention: int, visibility: int = 30,
 
 
 def _role(ctx: Context, tags: dict[str, str], policy: dict) -> Config:
-    return {"trust_policy": policies.lambda_trust(ctx.account), "policy_name": "least-privilege",
-            "policy": policy, "tags": tags}
+    return {
+        "trust_policy": policies.lambda_trust(ctx.account),
+        "policy_name": "least-privilege",
+        "policy": policy,
+        "tags": tags,
+    }

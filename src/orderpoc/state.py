@@ -143,8 +143,7 @@ def locked(path: Path, *, timeout: float = 5.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise UserError(
-                        f"another orderpoc command is working on this stack (lock {lock_path}); "
-                        "wait for it to finish"
+                        f"another orderpoc command is working on this stack (lock {lock_path}); wait for it to finish"
                     ) from None
                 time.sleep(0.1)
         yield

@@ -22,8 +22,12 @@ HOP_FUNCTION = {"accepted": "intake", "stored": "processor", "notified": "notifi
 
 
 def sample_order(customer: str = "cust-demo", sku: str = "SKU-001", quantity: int = 2) -> dict[str, Any]:
-    return {"customerId": customer, "currency": "USD",
-            "items": [{"sku": sku, "quantity": quantity, "unitPrice": "19.99"}], "note": "orderpoc test order"}
+    return {
+        "customerId": customer,
+        "currency": "USD",
+        "items": [{"sku": sku, "quantity": quantity, "unitPrice": "19.99"}],
+        "note": "orderpoc test order",
+    }
 
 
 @dataclass
@@ -40,9 +44,14 @@ class Trace:
         return self.failed_hop is None
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "orderId": self.order_id, "httpStatus": self.http_status,
-                "hops": {h: round(s, 3) for h, s in self.hops.items()}, "failedHop": self.failed_hop,
-                "hints": self.hints}
+        return {
+            "ok": self.ok,
+            "orderId": self.order_id,
+            "httpStatus": self.http_status,
+            "hops": {h: round(s, 3) for h, s in self.hops.items()},
+            "failedHop": self.failed_hop,
+            "hints": self.hints,
+        }
 
 
 def post_order(endpoints: Endpoints, order: dict[str, Any], idempotency_key: str | None = None) -> http.Response:
@@ -50,8 +59,9 @@ def post_order(endpoints: Endpoints, order: dict[str, Any], idempotency_key: str
     return http.post_json(f"{endpoints.invoke_url}/order", order, headers)
 
 
-def follow_one(ctx: Context, names: Names, endpoints: Endpoints, subscription: Subscription,
-               order: dict[str, Any], timeout: float) -> Trace:
+def follow_one(
+    ctx: Context, names: Names, endpoints: Endpoints, subscription: Subscription, order: dict[str, Any], timeout: float
+) -> Trace:
     trace = Trace()
     started, started_wall = time.monotonic(), time.time()
     response = post_order(endpoints, order)
@@ -66,8 +76,9 @@ def follow_one(ctx: Context, names: Names, endpoints: Endpoints, subscription: S
     table = ctx.clients("dynamodb")
     while time.monotonic() < deadline and len(trace.hops) < len(HOPS):
         if "stored" not in trace.hops:
-            item = table.get_item(TableName=endpoints.table, Key={"orderId": {"S": trace.order_id}},
-                                  ConsistentRead=True).get("Item")
+            item = table.get_item(
+                TableName=endpoints.table, Key={"orderId": {"S": trace.order_id}}, ConsistentRead=True
+            ).get("Item")
             if item:
                 trace.hops["stored"] = time.monotonic() - started
         for note in subscription.receive(wait=0 if "stored" not in trace.hops else 1):
@@ -87,7 +98,8 @@ def _explain(ctx: Context, names: Names, endpoints: Endpoints, trace: Trace) -> 
     """Point at where to look: the DLQ depth and the blamed function's latest log lines."""
     if endpoints.dlq_url:
         attrs = ctx.clients("sqs").get_queue_attributes(
-            QueueUrl=endpoints.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+            QueueUrl=endpoints.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
         trace.hints.append(f"DLQ {names.dlq} holds {attrs['ApproximateNumberOfMessages']} message(s)")
     function = names.function(HOP_FUNCTION[trace.failed_hop or "accepted"])
     lines = recent_log_lines(ctx, names.log_group(HOP_FUNCTION[trace.failed_hop or "accepted"]))
@@ -101,12 +113,14 @@ def _explain(ctx: Context, names: Names, endpoints: Endpoints, trace: Trace) -> 
 def recent_log_lines(ctx: Context, log_group: str, limit: int = 8) -> list[str]:
     logs = ctx.clients("logs")
     try:
-        streams = logs.describe_log_streams(logGroupName=log_group, orderBy="LastEventTime",
-                                            descending=True, limit=1).get("logStreams", [])
+        streams = logs.describe_log_streams(
+            logGroupName=log_group, orderBy="LastEventTime", descending=True, limit=1
+        ).get("logStreams", [])
         if not streams:
             return []
-        events = logs.get_log_events(logGroupName=log_group, logStreamName=streams[0]["logStreamName"],
-                                     limit=limit, startFromHead=False).get("events", [])
-    except Exception:  # noqa: BLE001 - hints are best effort
+        events = logs.get_log_events(
+            logGroupName=log_group, logStreamName=streams[0]["logStreamName"], limit=limit, startFromHead=False
+        ).get("events", [])
+    except Exception:
         return []
     return [event["message"].rstrip()[:300] for event in events]

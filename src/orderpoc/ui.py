@@ -24,8 +24,11 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 _DONE_STYLE = {
-    "create": ("created", "green"), "update": ("updated", "yellow"), "unchanged": ("unchanged", "dim"),
-    "delete": ("deleted", "green"), "absent": ("already gone", "dim"),
+    "create": ("created", "green"),
+    "update": ("updated", "yellow"),
+    "unchanged": ("unchanged", "dim"),
+    "delete": ("deleted", "green"),
+    "absent": ("already gone", "dim"),
 }
 _STATE_STYLE = {"ok": "green", "missing": "red", "drifted": "yellow", "unknown": "magenta"}
 
@@ -70,7 +73,9 @@ class Progress:
         return "working", "cyan"
 
     def render(self) -> Table:
-        table = Table(title=f"{self.title}  {time.monotonic() - self.started:5.1f}s", title_justify="left", expand=False)
+        table = Table(
+            title=f"{self.title}  {time.monotonic() - self.started:5.1f}s", title_justify="left", expand=False
+        )
         for column in ("", "resource", "name", "time", "detail"):
             table.add_column(column, overflow="fold")
         with self.lock:

@@ -26,13 +26,22 @@ class Cli:
     env: dict[str, str]
     cwd: Path
 
-    def run(self, *args: str, check: bool = True, timeout: float = 300,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "orderpoc", *args], cwd=self.cwd, env={**self.env, **(env or {})},
-                                capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 300, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "orderpoc", *args],
+            cwd=self.cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"orderpoc {' '.join(args)} exited {result.returncode}\n"
-                                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+            raise AssertionError(
+                f"orderpoc {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
         return result
 
     def json(self, *args: str, check: bool = True) -> dict:
@@ -43,8 +52,13 @@ class Cli:
         return f"http://127.0.0.1:{self.env['ORDERPOC_LOCAL_PORT']}"
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -52,11 +66,16 @@ def cli(tmp_path_factory) -> Iterator[Cli]:
     """One emulator for the e2e session; stopped at the end, and nothing may be left running."""
     workdir = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERPOC_"))}
-    env.update(ORDERPOC_LOCAL_PORT=str(free_port()), ORDERPOC_STATE_DIR=str(workdir / "state"),
-               ORDERPOC_STACK="e2e", COLUMNS="200",
-               # no real AWS credentials may leak in, and no instance-metadata lookups on this box
-               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=str(workdir / "none"),
-               AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"))
+    env.update(
+        ORDERPOC_LOCAL_PORT=str(free_port()),
+        ORDERPOC_STATE_DIR=str(workdir / "state"),
+        ORDERPOC_STACK="e2e",
+        COLUMNS="200",
+        # no real AWS credentials may leak in, and no instance-metadata lookups on this box
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(workdir / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"),
+    )
     runner = Cli(env, workdir)
     try:
         yield runner

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import pytest
 
@@ -50,8 +49,11 @@ def test_an_order_goes_through_every_hop(cli, deployed):
         response = http.post_json(url, order, {"x-api-key": _api_key(cli)})
         assert response.status == 202, response.body
         order_id = response.json()["orderId"]
-        item = _wait_for(lambda: cli.client("dynamodb").get_item(
-            TableName="e2e-orders", Key={"orderId": {"S": order_id}}).get("Item"))
+        item = _wait_for(
+            lambda: (
+                cli.client("dynamodb").get_item(TableName="e2e-orders", Key={"orderId": {"S": order_id}}).get("Item")
+            )
+        )
         assert item["customerId"]["S"] == "c-e2e"
 
         def notified():
@@ -77,15 +79,19 @@ def test_api_key_and_validator_are_enforced(cli, deployed):
     assert http.post_json(url, good, {"x-api-key": "not-a-key"}).status == 403
     bad = http.post_json(url, {"customerId": "c", "items": []}, {"x-api-key": _api_key(cli)})
     assert bad.status == 400 and "should be non-empty" in bad.json()["message"]  # the validator says why
-    rounding = http.post_json(url, {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": "1.001"}]},
-                              {"x-api-key": _api_key(cli)})
+    rounding = http.post_json(
+        url,
+        {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": "1.001"}]},
+        {"x-api-key": _api_key(cli)},
+    )
     assert rounding.status == 400 and rounding.json()["errors"][0]["field"] == "items[0].unitPrice"  # intake's check
 
 
 def _probe_leftovers(cli) -> list[str]:
     queues = cli.client("sqs").list_queues(QueueNamePrefix="e2e-probe-").get("QueueUrls", [])
-    subscriptions = [s["Endpoint"] for s in cli.client("sns").list_subscriptions()["Subscriptions"]
-                     if ":e2e-probe-" in s["Endpoint"]]
+    subscriptions = [
+        s["Endpoint"] for s in cli.client("sns").list_subscriptions()["Subscriptions"] if ":e2e-probe-" in s["Endpoint"]
+    ]
     return queues + subscriptions
 
 
@@ -109,8 +115,14 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "orderpoc", "send-test-order", "--count", "2000", "--rate", "5"],
-                            cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orderpoc", "send-test-order", "--count", "2000", "--rate", "5"],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(lambda: _probe_leftovers(cli) and len(_probe_leftovers(cli)) == 2)  # queue and subscription
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 130
@@ -120,8 +132,9 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
 def test_email_notifications_reach_the_local_outbox(cli, deployed):
     assert cli.json("up", "--notify-email", "ops@example.com")["actions"]["email"] == "create"
     order_id = cli.json("send-test-order")["orderId"]
-    mails = _wait_for(lambda: [m for m in json.loads(cli.run("local", "outbox", "--json").stdout)
-                               if order_id in json.dumps(m)])
+    mails = _wait_for(
+        lambda: [m for m in json.loads(cli.run("local", "outbox", "--json").stdout) if order_id in json.dumps(m)]
+    )
     assert mails[0]["endpoint"] == "ops@example.com"
 
 
@@ -154,15 +167,24 @@ def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, 
     repaired = cli.json("up")
     assert repaired["actions"]["esm:processor"] == "update"
     # the order that waited in the queue is processed once the mapping is enabled again
-    _wait_for(lambda: cli.client("dynamodb").get_item(
-        TableName="e2e-orders", Key={"orderId": {"S": trace["orderId"]}}).get("Item"))
+    _wait_for(
+        lambda: (
+            cli.client("dynamodb")
+            .get_item(TableName="e2e-orders", Key={"orderId": {"S": trace["orderId"]}})
+            .get("Item")
+        )
+    )
     assert cli.json("send-test-order")["ok"] is True
 
 
 def test_bad_input_is_one_line_and_exit_2(cli):
     fake_credentials = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
-    for args in (["up", "--stack", "Bad_Name"], ["status", "--region", "mars-1"], ["up", "--bogus"],
-                 ["status", "--target", "aws", "--endpoint-url", "http://127.0.0.1:9"]):
+    for args in (
+        ["up", "--stack", "Bad_Name"],
+        ["status", "--region", "mars-1"],
+        ["up", "--bogus"],
+        ["status", "--target", "aws", "--endpoint-url", "http://127.0.0.1:9"],
+    ):
         result = cli.run(*args, check=False, env=fake_credentials)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -45,8 +45,13 @@ def clients(aws: None) -> Clients:
 def ctx(clients: Clients) -> Context:
     messages: list[str] = []
     context = TestContext(
-        clients=clients, account=clients.account_id(), region=REGION, stack=STACK,
-        tags={TAG_KEY: STACK}, say=messages.append, messages=messages,
+        clients=clients,
+        account=clients.account_id(),
+        region=REGION,
+        stack=STACK,
+        tags={TAG_KEY: STACK},
+        say=messages.append,
+        messages=messages,
     )
     return context
 

@@ -86,8 +86,10 @@ class Pipeline:
     def queued(self, max_messages: int = 10) -> list[dict[str, Any]]:
         """Receive (and thereby hide) what intake enqueued, as Lambda SQS event records."""
         got = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages,
-            MessageAttributeNames=["All"], AttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max_messages,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
         )
         return [sqs_record(m) for m in got.get("Messages", [])]
 
@@ -151,15 +153,12 @@ def moto() -> Iterator[dict[str, Any]]:
         _fake_credentials(mp)
         with mock_aws():
             yield {
-                name: boto3.client(name, region_name=REGION)
-                for name in ("sqs", "dynamodb", "sns", "dynamodbstreams")
+                name: boto3.client(name, region_name=REGION) for name in ("sqs", "dynamodb", "sns", "dynamodbstreams")
             }
 
 
 @pytest.fixture
-def pipeline(
-    moto: dict[str, Any], fns: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Pipeline]:
+def pipeline(moto: dict[str, Any], fns: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     """Queue, table (Streams NEW_IMAGE), topic and an SQS sink subscribed to the topic, named
     uniquely per test; the functions' env vars point at them; their cached clients start fresh."""
     _fake_credentials(monkeypatch)
@@ -176,17 +175,22 @@ def pipeline(
     )
     topic_arn = sns.create_topic(Name=f"{stack}-order-events")["TopicArn"]
     sink_url = sqs.create_queue(QueueName=f"{stack}-events-sink")["QueueUrl"]
-    sink_arn = sqs.get_queue_attributes(QueueUrl=sink_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    sink_arn = sqs.get_queue_attributes(QueueUrl=sink_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=sink_arn)
     monkeypatch.setenv("ORDERS_QUEUE_URL", queue_url)
     monkeypatch.setenv("ORDERS_TABLE", table)
     monkeypatch.setenv("ORDER_EVENTS_TOPIC_ARN", topic_arn)
     fns["orderlib"].reset_clients()
     yield Pipeline(
-        sqs=sqs, dynamodb=dynamodb, sns=sns, streams=moto["dynamodbstreams"],
-        queue_url=queue_url, table=table, topic_arn=topic_arn, sink_url=sink_url, fns=fns,
+        sqs=sqs,
+        dynamodb=dynamodb,
+        sns=sns,
+        streams=moto["dynamodbstreams"],
+        queue_url=queue_url,
+        table=table,
+        topic_arn=topic_arn,
+        sink_url=sink_url,
+        fns=fns,
     )
     fns["orderlib"].reset_clients()  # clients hold this test's env and hooks: never reuse them
 

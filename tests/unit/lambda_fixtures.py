@@ -37,9 +37,17 @@ def sha256_b64(data: bytes) -> str:
 def function_desired(ctx: Any, role_arn: str, code: bytes | None = None, **overrides: Any) -> dict[str, Any]:
     code = code if code is not None else make_zip()
     return {
-        "role_arn": role_arn, "handler": "index.handler", "runtime": "python3.12", "timeout": 10, "memory": 256,
-        "environment": {"ORDERS_TABLE": "orderpoc-test-orders"}, "code_sha256": sha256_b64(code), "_zip": code,
-        "description": "test function", "tags": dict(ctx.tags), **overrides,
+        "role_arn": role_arn,
+        "handler": "index.handler",
+        "runtime": "python3.12",
+        "timeout": 10,
+        "memory": 256,
+        "environment": {"ORDERS_TABLE": "orderpoc-test-orders"},
+        "code_sha256": sha256_b64(code),
+        "_zip": code,
+        "description": "test function",
+        "tags": dict(ctx.tags),
+        **overrides,
     }
 
 
@@ -54,7 +62,10 @@ def role_arn(ctx: Any) -> str:
 def function(ctx: Any, role_arn: str) -> dict[str, str]:
     """An existing function, created straight with boto3; returns {"name", "arn"}."""
     conf = ctx.clients("lambda").create_function(
-        FunctionName=FUNCTION, Role=role_arn, Runtime="python3.12", Handler="index.handler",
+        FunctionName=FUNCTION,
+        Role=role_arn,
+        Runtime="python3.12",
+        Handler="index.handler",
         Code={"ZipFile": make_zip()},
     )
     return {"name": FUNCTION, "arn": conf["FunctionArn"]}

@@ -22,8 +22,11 @@ STACK = "acc"
 
 @pytest.fixture
 def aws_env(monkeypatch, tmp_path):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     calls: list[tuple[str, str, dict]] = []
@@ -31,8 +34,10 @@ def aws_env(monkeypatch, tmp_path):
 
     def recording_init(self, settings):  # every Clients the app builds records its API calls
         original_init(self, settings)
-        self.on("before-parameter-build", lambda model, params, **_: calls.append(
-            (model.service_model.service_name, model.name, params)))
+        self.on(
+            "before-parameter-build",
+            lambda model, params, **_: calls.append((model.service_model.service_name, model.name, params)),
+        )
 
     monkeypatch.setattr(Clients, "__init__", recording_init)
     src = tmp_path / "lambda_src"
@@ -104,11 +109,16 @@ def test_up_rerun_change_down(aws_env):
     api_id = session.state.outputs("api")["id"]
     validators = c("apigateway").get_request_validators(restApiId=api_id)["items"]
     assert validators and validators[0]["validateRequestBody"] is True
-    methods = [(r["path"], m) for r in c("apigateway").get_resources(restApiId=api_id, embed=["methods"])["items"]
-               for m in r.get("resourceMethods", {})]
+    methods = [
+        (r["path"], m)
+        for r in c("apigateway").get_resources(restApiId=api_id, embed=["methods"])["items"]
+        for m in r.get("resourceMethods", {})
+    ]
     assert sorted(methods) == [("/order", "POST"), ("/order/{orderId}", "GET")]
     for path, method in methods:
-        resource_id = next(r["id"] for r in c("apigateway").get_resources(restApiId=api_id)["items"] if r["path"] == path)
+        resource_id = next(
+            r["id"] for r in c("apigateway").get_resources(restApiId=api_id)["items"] if r["path"] == path
+        )
         described = c("apigateway").get_method(restApiId=api_id, resourceId=resource_id, httpMethod=method)
         assert described["apiKeyRequired"] is True and described["requestValidatorId"] == validators[0]["id"]
     plan = next(p for p in c("apigateway").get_usage_plans()["items"] if p["name"] == names.usage_plan)

@@ -32,7 +32,8 @@ def test_aws_leftovers_that_stay_are_reported_after_the_patience(monkeypatch):
 def test_local_leftovers_are_final_at_once(monkeypatch):
     monkeypatch.setattr(app, "tagged_resources", lambda s: ["arn:aws:sqs:us-east-1:1:q"])
     assert app.settle_leftovers(session("local"), sleep=lambda s: pytest.fail("no waiting on local")) == [
-        "arn:aws:sqs:us-east-1:1:q"]
+        "arn:aws:sqs:us-east-1:1:q"
+    ]
 
 
 def test_declining_the_confirmation_deletes_nothing(monkeypatch, capsys, tmp_path):

@@ -18,6 +18,7 @@ def client_error(code: str) -> ClientError:
 def raising(exc: BaseException):
     def call():
         raise exc
+
     return call
 
 
@@ -25,17 +26,28 @@ def test_unless_not_found_passes_the_result_through():
     assert unless_not_found(lambda: {"Table": {}}) == {"Table": {}}
 
 
-@pytest.mark.parametrize("code", [
-    "ResourceNotFoundException", "NoSuchEntity", "NotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    ],
+)
 def test_unless_not_found_turns_not_found_into_none(code):
     assert unless_not_found(raising(client_error(code))) is None
 
 
-@pytest.mark.parametrize("exc", [
-    client_error("AccessDeniedException"), client_error("ThrottlingException"), KeyError("NotFound"),
-    RuntimeError("ResourceNotFoundException"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        client_error("AccessDeniedException"),
+        client_error("ThrottlingException"),
+        KeyError("NotFound"),
+        RuntimeError("ResourceNotFoundException"),
+    ],
+)
 def test_unless_not_found_lets_everything_else_through(exc):
     with pytest.raises(type(exc)) as raised:
         unless_not_found(raising(exc))

@@ -9,8 +9,16 @@ from orderpoc.cli import main
 
 @pytest.fixture(autouse=True)
 def no_credentials(monkeypatch, tmp_path):
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_DEFAULT_PROFILE", "ORDERPOC_STACK", "ORDERPOC_TARGET", "ORDERPOC_REGION"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "ORDERPOC_STACK",
+        "ORDERPOC_TARGET",
+        "ORDERPOC_REGION",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -24,17 +32,20 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["up", "--stack", "Bad_Name"], "invalid stack name 'Bad_Name'"),
-    (["status", "--stack", "x" * 40], "invalid stack name"),
-    (["status", "--stack", "ends-"], "invalid stack name"),
-    (["up", "--region", "mars-north-9"], "unknown region 'mars-north-9'"),
-    (["up", "--target", "moon"], "Invalid value for '--target'"),
-    (["up", "--no-such-option"], "No such option"),
-    (["status", "--target", "aws"], "no AWS credentials found"),
-    (["up", "--endpoint-url", "http://127.0.0.1:9"], "--endpoint-url goes with --target aws"),
-    (["send-test-order", "--count", "0"], "Invalid value for '--count'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["up", "--stack", "Bad_Name"], "invalid stack name 'Bad_Name'"),
+        (["status", "--stack", "x" * 40], "invalid stack name"),
+        (["status", "--stack", "ends-"], "invalid stack name"),
+        (["up", "--region", "mars-north-9"], "unknown region 'mars-north-9'"),
+        (["up", "--target", "moon"], "Invalid value for '--target'"),
+        (["up", "--no-such-option"], "No such option"),
+        (["status", "--target", "aws"], "no AWS credentials found"),
+        (["up", "--endpoint-url", "http://127.0.0.1:9"], "--endpoint-url goes with --target aws"),
+        (["send-test-order", "--count", "0"], "Invalid value for '--count'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):
     code, err = run(capsys, *argv)
     assert code == 2

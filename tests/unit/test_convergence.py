@@ -30,36 +30,100 @@ from orderpoc.settings import Settings
 STACK = "conv"
 # One stack, as inventory() counts it by listing each service.
 EXPECTED = {
-    "queues": 3, "tables": 1, "topics": 1, "log_groups": 3, "roles": 3, "role_policies": 3, "functions": 3,
-    "mappings": 2, "permissions": 1, "rest_apis": 1, "validators": 1, "api_paths": 3, "deployments": 1,
-    "stages": 1, "api_keys": 1, "usage_plans": 1, "usage_plan_keys": 1,
+    "queues": 3,
+    "tables": 1,
+    "topics": 1,
+    "log_groups": 3,
+    "roles": 3,
+    "role_policies": 3,
+    "functions": 3,
+    "mappings": 2,
+    "permissions": 1,
+    "rest_apis": 1,
+    "validators": 1,
+    "api_paths": 3,
+    "deployments": 1,
+    "stages": 1,
+    "api_keys": 1,
+    "usage_plans": 1,
+    "usage_plan_keys": 1,
 }
 NOTHING = dict.fromkeys(EXPECTED, 0)
 
 # Every mutating operation `up` makes on an empty account and `down` makes on a full stack
 # (test_fault_lists_are_complete keeps these lists honest).
 UP_OPS = [
-    "CreateQueue", "CreateTable", "CreateTopic", "CreateLogGroup", "PutRetentionPolicy", "CreateRole",
-    "PutRolePolicy", "CreateFunction", "CreateEventSourceMapping", "CreateRestApi", "CreateRequestValidator",
-    "CreateModel", "CreateResource", "PutMethod", "PutIntegration", "PutGatewayResponse", "AddPermission",
-    "CreateDeployment", "CreateStage", "CreateApiKey", "CreateUsagePlan", "CreateUsagePlanKey",
+    "CreateQueue",
+    "CreateTable",
+    "CreateTopic",
+    "CreateLogGroup",
+    "PutRetentionPolicy",
+    "CreateRole",
+    "PutRolePolicy",
+    "CreateFunction",
+    "CreateEventSourceMapping",
+    "CreateRestApi",
+    "CreateRequestValidator",
+    "CreateModel",
+    "CreateResource",
+    "PutMethod",
+    "PutIntegration",
+    "PutGatewayResponse",
+    "AddPermission",
+    "CreateDeployment",
+    "CreateStage",
+    "CreateApiKey",
+    "CreateUsagePlan",
+    "CreateUsagePlanKey",
 ]
 DOWN_OPS = [
-    "UpdateUsagePlan", "DeleteUsagePlanKey", "DeleteUsagePlan", "DeleteApiKey", "DeleteStage", "DeleteDeployment",
-    "RemovePermission", "DeleteRestApi", "DeleteEventSourceMapping", "DeleteFunction", "DeleteRolePolicy",
-    "DeleteRole", "DeleteLogGroup", "DeleteQueue", "DeleteTable", "DeleteTopic",
+    "UpdateUsagePlan",
+    "DeleteUsagePlanKey",
+    "DeleteUsagePlan",
+    "DeleteApiKey",
+    "DeleteStage",
+    "DeleteDeployment",
+    "RemovePermission",
+    "DeleteRestApi",
+    "DeleteEventSourceMapping",
+    "DeleteFunction",
+    "DeleteRolePolicy",
+    "DeleteRole",
+    "DeleteLogGroup",
+    "DeleteQueue",
+    "DeleteTable",
+    "DeleteTopic",
 ]
 # A crash after a write is where duplicates come from: every write of `up`. A crash before a write
 # leaves AWS as a shorter run would, and an interrupted `down` is retried from the name or the state
 # file: samples across the graph keep the file fast (every pair passed when this test was written).
-UP_CRASHES = [("after", op) for op in UP_OPS] + [("before", op) for op in (
-    "CreateTable", "PutRolePolicy", "CreateFunction", "CreateEventSourceMapping", "PutIntegration",
-    "CreateStage", "CreateUsagePlanKey",
-)]
-DOWN_CRASHES = [("after", op) for op in (
-    "UpdateUsagePlan", "DeleteUsagePlan", "DeleteApiKey", "DeleteStage", "RemovePermission", "DeleteRestApi",
-    "DeleteEventSourceMapping", "DeleteFunction", "DeleteRolePolicy", "DeleteTable",
-)] + [("before", op) for op in ("DeleteUsagePlanKey", "DeleteRole", "DeleteQueue")]
+UP_CRASHES = [("after", op) for op in UP_OPS] + [
+    ("before", op)
+    for op in (
+        "CreateTable",
+        "PutRolePolicy",
+        "CreateFunction",
+        "CreateEventSourceMapping",
+        "PutIntegration",
+        "CreateStage",
+        "CreateUsagePlanKey",
+    )
+]
+DOWN_CRASHES = [
+    ("after", op)
+    for op in (
+        "UpdateUsagePlan",
+        "DeleteUsagePlan",
+        "DeleteApiKey",
+        "DeleteStage",
+        "RemovePermission",
+        "DeleteRestApi",
+        "DeleteEventSourceMapping",
+        "DeleteFunction",
+        "DeleteRolePolicy",
+        "DeleteTable",
+    )
+] + [("before", op) for op in ("DeleteUsagePlanKey", "DeleteRole", "DeleteQueue")]
 
 
 class Crash(Exception):
@@ -85,6 +149,7 @@ class Harness:
                 if self.armed.get((phase, model.name)) is False:
                     self.armed[(phase, model.name)] = True
                     raise Crash(f"crash {phase} {model.name}")
+
         return on_call
 
     def up(self):
@@ -101,15 +166,16 @@ class Harness:
 def boto_session():
     """One boto3 session for every command of every test, so service models are parsed once.
     (Commands run one after the other; each Clients creates its clients under its own lock.)"""
-    return boto3.session.Session(
-        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, boto_session):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
@@ -247,8 +313,20 @@ def throttled(request, protocol: str) -> AWSResponse:
 def test_throttled_up_rerun_and_down_converge(env, monkeypatch):
     """Every read's first attempt is throttled, each write's first two sends: botocore or orderpoc
     retries them, and as a throttled request never reached AWS, nothing is created twice."""
-    models = [botocore.session.get_session().get_service_model(service) for service in (
-        "apigateway", "dynamodb", "iam", "lambda", "logs", "resourcegroupstaggingapi", "sns", "sqs", "sts")]
+    models = [
+        botocore.session.get_session().get_service_model(service)
+        for service in (
+            "apigateway",
+            "dynamodb",
+            "iam",
+            "lambda",
+            "logs",
+            "resourcegroupstaggingapi",
+            "sns",
+            "sqs",
+            "sts",
+        )
+    ]
     protocols = {m.service_id.hyphenize(): m.protocol for m in models}  # as event names spell the service
     answer_as_moto, throttled_ops, sends = BotocoreStubber.__call__, [], Counter()
 

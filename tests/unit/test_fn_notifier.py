@@ -16,8 +16,16 @@ from botocore.exceptions import ClientError
 
 # fn_fixtures is importable whether or not tests/unit is a package
 sys.path.insert(0, str(Path(__file__).parent))
-from fn_fixtures import (  # noqa: E402
-    Pipeline, api_event, fail_calls, fns, json_body, log_lines, moto, order, pipeline,
+from fn_fixtures import (
+    Pipeline,
+    api_event,
+    fail_calls,
+    fns,
+    json_body,
+    log_lines,
+    moto,
+    order,
+    pipeline,
 )
 
 __all__ = ["fns", "moto", "pipeline"]  # fixtures, used by name
@@ -37,23 +45,26 @@ def inserts(p: Pipeline) -> list[dict[str, Any]]:
     return [r for r in p.stream_records() if r["eventName"] == "INSERT"]
 
 
-def test_publishes_one_event_per_new_order(
-    pipeline: Pipeline, capsys: pytest.CaptureFixture
-) -> None:
-    [order_id] = stored_orders(pipeline, order(items=[
-        {"sku": "A", "quantity": 3, "unitPrice": "19.99"}], currency="USD"))
+def test_publishes_one_event_per_new_order(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    [order_id] = stored_orders(
+        pipeline, order(items=[{"sku": "A", "quantity": 3, "unitPrice": "19.99"}], currency="USD")
+    )
     records = inserts(pipeline)
 
     assert pipeline.notifier(records) == {"batchItemFailures": []}
 
     [envelope] = pipeline.published()
     assert envelope["Subject"] == f"Order {order_id[:8]} accepted: 59.97 USD"
-    assert envelope["MessageAttributes"]["eventType"] == {"Type": "String",
-                                                          "Value": "OrderCreated"}
+    assert envelope["MessageAttributes"]["eventType"] == {"Type": "String", "Value": "OrderCreated"}
     message = json.loads(envelope["Message"])
     assert message == {
-        "eventType": "OrderCreated", "orderId": order_id, "customerId": "cust-42",
-        "total": "59.97", "currency": "USD", "itemCount": 1, "unitCount": 3,
+        "eventType": "OrderCreated",
+        "orderId": order_id,
+        "customerId": "cust-42",
+        "total": "59.97",
+        "currency": "USD",
+        "itemCount": 1,
+        "unitCount": 3,
         "createdAt": message["createdAt"],
     }
     lines = [x for x in log_lines(capsys.readouterr().out) if x["fn"] == "notifier"]
@@ -64,8 +75,10 @@ def test_publishes_one_event_per_new_order(
 def test_non_insert_records_are_ignored(pipeline: Pipeline) -> None:
     [order_id] = stored_orders(pipeline, order())
     pipeline.dynamodb.update_item(
-        TableName=pipeline.table, Key={"orderId": {"S": order_id}},
-        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+        TableName=pipeline.table,
+        Key={"orderId": {"S": order_id}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "SHIPPED"}},
     )
     pipeline.dynamodb.delete_item(TableName=pipeline.table, Key={"orderId": {"S": order_id}})
@@ -77,15 +90,17 @@ def test_non_insert_records_are_ignored(pipeline: Pipeline) -> None:
 
 
 def test_one_failing_publish_reports_exactly_that_record(pipeline: Pipeline) -> None:
-    ids = stored_orders(pipeline, order(customerId="a"), order(customerId="b"),
-                        order(customerId="c"))
+    ids = stored_orders(pipeline, order(customerId="a"), order(customerId="b"), order(customerId="c"))
     records = inserts(pipeline)
     unlucky = ids[1]
-    unlucky_record = next(r for r in records
-                          if r["dynamodb"]["NewImage"]["orderId"]["S"] == unlucky)
+    unlucky_record = next(r for r in records if r["dynamodb"]["NewImage"]["orderId"]["S"] == unlucky)
     throttled = ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "Publish")
-    fail_calls(pipeline.fns["orderlib"].client("sns"), "Publish", throttled,
-               when=lambda params: json.loads(params["Message"])["orderId"] == unlucky)
+    fail_calls(
+        pipeline.fns["orderlib"].client("sns"),
+        "Publish",
+        throttled,
+        when=lambda params: json.loads(params["Message"])["orderId"] == unlucky,
+    )
 
     result = pipeline.notifier(records)
 
@@ -100,13 +115,11 @@ def test_malformed_insert_fails_alone(pipeline: Pipeline, capsys: pytest.Capture
     [good] = inserts(pipeline)
     no_image = {**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": "999"}}
     del no_image["dynamodb"]["NewImage"]  # e.g. a stream view type without new images
-    bad_type = {**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": "998",
-                                     "NewImage": {"orderId": {"N": "5"}}}}
+    bad_type = {**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": "998", "NewImage": {"orderId": {"N": "5"}}}}
 
     result = pipeline.notifier([no_image, good, bad_type])
 
-    assert result == {"batchItemFailures": [{"itemIdentifier": "999"},
-                                            {"itemIdentifier": "998"}]}
+    assert result == {"batchItemFailures": [{"itemIdentifier": "999"}, {"itemIdentifier": "998"}]}
     assert len(pipeline.published()) == 1
     outcomes = [x["outcome"] for x in log_lines(capsys.readouterr().out) if x["fn"] == "notifier"]
     assert outcomes == ["invalid", "published", "invalid"]
@@ -119,8 +132,7 @@ def test_topic_gone_fails_every_insert(pipeline: Pipeline) -> None:
 
     result = pipeline.notifier(records)
 
-    assert result == {"batchItemFailures": [
-        {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records]}
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records]}
 
 
 @pytest.mark.parametrize("event", [{}, {"Records": []}, None])
@@ -128,10 +140,13 @@ def test_empty_events(pipeline: Pipeline, event: Any) -> None:
     assert pipeline.fns["notifier"].handler(event, None) == {"batchItemFailures": []}
 
 
-@pytest.mark.parametrize("summary", [
-    {"orderId": "12345678-aaaa", "total": "59.97", "currency": "USD"},
-    {"orderId": "ü\n" * 60, "total": "1" * 120, "currency": "€€€"},
-])
+@pytest.mark.parametrize(
+    "summary",
+    [
+        {"orderId": "12345678-aaaa", "total": "59.97", "currency": "USD"},
+        {"orderId": "ü\n" * 60, "total": "1" * 120, "currency": "€€€"},
+    ],
+)
 def test_subject_is_short_printable_ascii(fns: dict, summary: dict[str, str]) -> None:
     subject = fns["notifier"].subject(summary)
     assert len(subject) < 100 and subject.isascii() and subject.isprintable()

@@ -14,8 +14,16 @@ from botocore.exceptions import ClientError
 
 # fn_fixtures is importable whether or not tests/unit is a package
 sys.path.insert(0, str(Path(__file__).parent))
-from fn_fixtures import (  # noqa: E402
-    Pipeline, api_event, fail_calls, fns, json_body, log_lines, moto, order, pipeline,
+from fn_fixtures import (
+    Pipeline,
+    api_event,
+    fail_calls,
+    fns,
+    json_body,
+    log_lines,
+    moto,
+    order,
+    pipeline,
     raw_sqs_record,
 )
 
@@ -33,9 +41,13 @@ def accept(p: Pipeline, body: dict[str, Any] | None = None, key: str | None = No
 def message(**changes: Any) -> dict[str, Any]:
     """A message body as intake writes it."""
     body = {
-        "orderId": str(uuid.uuid4()), "customerId": "c-1",
+        "orderId": str(uuid.uuid4()),
+        "customerId": "c-1",
         "items": [{"sku": "A", "quantity": 2, "unitPrice": "1.50"}],
-        "total": "3.00", "currency": "USD", "note": None, "createdAt": "2024-05-01T12:00:00.000Z",
+        "total": "3.00",
+        "currency": "USD",
+        "note": None,
+        "createdAt": "2024-05-01T12:00:00.000Z",
     }
     body.update(changes)
     return body
@@ -79,8 +91,7 @@ def test_redelivery_stores_one_row(pipeline: Pipeline, capsys: pytest.CaptureFix
     assert pipeline.processor([record, record]) == {"batchItemFailures": []}
 
     assert pipeline.rows() == stored  # one row, and the first write was not overwritten
-    outcomes = [line["outcome"] for line in log_lines(capsys.readouterr().out)
-                if line["fn"] == "processor"]
+    outcomes = [line["outcome"] for line in log_lines(capsys.readouterr().out) if line["fn"] == "processor"]
     assert outcomes == ["stored", "duplicate", "duplicate", "duplicate"]
 
 
@@ -104,16 +115,13 @@ POISON = [
     ("bad createdAt", json.dumps(message(createdAt="yesterday"))),
     ("impossible date", json.dumps(message(createdAt="2024-13-01T00:00:00Z"))),
     ("unknown field", json.dumps(message(admin=True))),
-    ("float quantity", json.dumps(message(items=[{"sku": "A", "quantity": 2.0,
-                                                   "unitPrice": "1.50"}]))),
+    ("float quantity", json.dumps(message(items=[{"sku": "A", "quantity": 2.0, "unitPrice": "1.50"}]))),
     ("NaN", json.dumps(message(total=float("nan")))),
 ]
 
 
 @pytest.mark.parametrize("body", [b for _, b in POISON], ids=[n for n, _ in POISON])
-def test_one_poison_record_fails_alone(
-    pipeline: Pipeline, body: str, capsys: pytest.CaptureFixture
-) -> None:
+def test_one_poison_record_fails_alone(pipeline: Pipeline, body: str, capsys: pytest.CaptureFixture) -> None:
     good = [raw_sqs_record(json.dumps(message()), f"good-{n}") for n in range(2)]
     poison = raw_sqs_record(body, "poison")
 
@@ -138,8 +146,12 @@ def test_transient_error_fails_only_that_record_and_redelivery_heals(pipeline: P
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
         "PutItem",
     )
-    fail_calls(pipeline.fns["orderlib"].client("dynamodb"), "PutItem", throttled,
-               when=lambda params: params["Item"]["orderId"]["S"] == unlucky)
+    fail_calls(
+        pipeline.fns["orderlib"].client("dynamodb"),
+        "PutItem",
+        throttled,
+        when=lambda params: params["Item"]["orderId"]["S"] == unlucky,
+    )
     records = [raw_sqs_record(json.dumps(b), f"m-{n}") for n, b in enumerate(bodies)]
 
     assert pipeline.processor(records) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

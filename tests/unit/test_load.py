@@ -75,8 +75,16 @@ def test_a_failed_send_stops_the_watchers_and_the_queued_sends(monkeypatch):
     monkeypatch.setattr(load, "post_order", failing_post)
     before = set(threading.enumerate())
     with pytest.raises(OSError):
-        load.run_load(FakeCtx(), None, FakeSubscription(), count=500, concurrency=1, rate=None, timeout=5,
-                      on_progress=lambda hop, n: None)
+        load.run_load(
+            FakeCtx(),
+            None,
+            FakeSubscription(),
+            count=500,
+            concurrency=1,
+            rate=None,
+            timeout=5,
+            on_progress=lambda hop, n: None,
+        )
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []  # the table and topic watchers were stopped
     assert len(posts) < 10  # the orders still queued were not sent after the first failure
@@ -99,10 +107,14 @@ def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
 
     monkeypatch.setattr(load, "_watch_table", broken_table_watch)
     monkeypatch.setattr(load, "_watch_topic", idle_topic_watch)
-    monkeypatch.setattr(load, "post_order", lambda *a, **k: type("R", (), {
-        "status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}})())
+    monkeypatch.setattr(
+        load,
+        "post_order",
+        lambda *a, **k: type(
+            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}}
+        )(),
+    )
     import pytest
 
     with pytest.raises(Boom, match="dynamodb said no"):
-        load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30,
-                      on_progress=lambda hop, n: None)
+        load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda hop, n: None)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import ACCOUNT, REGION, Emulator, emulator  # noqa: E402,F401
+from test_local_support import ACCOUNT, REGION, Emulator, emulator  # noqa: F401
 
 HANDLER = """
 import base64, json
@@ -28,7 +28,9 @@ def handler(event, context):
             "body": json.dumps({"event": event})}
 """
 SCHEMA = {
-    "$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": ["item"],
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "type": "object",
+    "required": ["item"],
     "properties": {"item": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}},
 }
 
@@ -42,48 +44,83 @@ def api(emulator: Emulator) -> dict[str, Any]:
     api_id = apigw.create_rest_api(name="local-test-api")["id"]
     root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
     body_validator = apigw.create_request_validator(restApiId=api_id, name="body", validateRequestBody=True)["id"]
-    params_validator = apigw.create_request_validator(
-        restApiId=api_id, name="params", validateRequestParameters=True)["id"]
+    params_validator = apigw.create_request_validator(restApiId=api_id, name="params", validateRequestParameters=True)[
+        "id"
+    ]
     apigw.create_model(restApiId=api_id, name="Order", contentType="application/json", schema=json.dumps(SCHEMA))
 
     def method(parent: str, part: str, verb: str, target: str, **kwargs: Any) -> str:
         resource = apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
         apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod=verb, authorizationType="NONE", **kwargs)
         apigw.put_integration(
-            restApiId=api_id, resourceId=resource, httpMethod=verb, type="AWS_PROXY", integrationHttpMethod="POST",
-            uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{target}/invocations")
+            restApiId=api_id,
+            resourceId=resource,
+            httpMethod=verb,
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{target}/invocations",
+        )
         return resource
 
-    orders = method(root, "orders", "POST", fn_arn, apiKeyRequired=True, requestValidatorId=body_validator,
-                    requestModels={"application/json": "Order"})
-    method(orders, "{id}", "GET", fn_arn, requestValidatorId=params_validator,
-           requestParameters={"method.request.querystring.verbose": True})
+    orders = method(
+        root,
+        "orders",
+        "POST",
+        fn_arn,
+        apiKeyRequired=True,
+        requestValidatorId=body_validator,
+        requestModels={"application/json": "Order"},
+    )
+    method(
+        orders,
+        "{id}",
+        "GET",
+        fn_arn,
+        requestValidatorId=params_validator,
+        requestParameters={"method.request.querystring.verbose": True},
+    )
     files = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="files")["id"]
     method(files, "{proxy+}", "ANY", fn_arn)
     method(root, "private", "GET", other_arn)
     apigw.put_method(restApiId=api_id, resourceId=orders, httpMethod="OPTIONS", authorizationType="NONE")
-    apigw.put_integration(restApiId=api_id, resourceId=orders, httpMethod="OPTIONS", type="MOCK",
-                          requestTemplates={"application/json": '{"statusCode": 200}'})
-    apigw.put_integration_response(restApiId=api_id, resourceId=orders, httpMethod="OPTIONS", statusCode="200",
-                                   responseParameters={"method.response.header.Access-Control-Allow-Origin": "'*'"})
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=orders,
+        httpMethod="OPTIONS",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_integration_response(
+        restApiId=api_id,
+        resourceId=orders,
+        httpMethod="OPTIONS",
+        statusCode="200",
+        responseParameters={"method.response.header.Access-Control-Allow-Origin": "'*'"},
+    )
     emulator.client("lambda").add_permission(
-        FunctionName="api-fn", StatementId="apigw", Action="lambda:InvokeFunction",
-        Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*")
+        FunctionName="api-fn",
+        StatementId="apigw",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*",
+    )
     apigw.create_deployment(restApiId=api_id, stageName="dev")
     key = apigw.create_api_key(name="k", enabled=True)
     plan = apigw.create_usage_plan(name="p", apiStages=[{"apiId": api_id, "stage": "dev"}])
     apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     slow_key = apigw.create_api_key(name="slow", enabled=True)
-    slow = apigw.create_usage_plan(name="slow", apiStages=[{"apiId": api_id, "stage": "dev"}],
-                                   throttle={"rateLimit": 0.01, "burstLimit": 1})
+    slow = apigw.create_usage_plan(
+        name="slow", apiStages=[{"apiId": api_id, "stage": "dev"}], throttle={"rateLimit": 0.01, "burstLimit": 1}
+    )
     apigw.create_usage_plan_key(usagePlanId=slow["id"], keyId=slow_key["id"], keyType="API_KEY")
     base = f"{emulator.status.endpoint}/restapis/{api_id}/dev/_user_request_"
     return {"id": api_id, "base": base, "key": key["value"], "key_id": key["id"], "slow_key": slow_key["value"]}
 
 
 def test_a_valid_request_reaches_the_function_with_the_proxy_event(api: dict[str, Any]) -> None:
-    response = requests.post(f"{api['base']}/orders?a=1&a=2", json={"item": "book", "qty": 2},
-                             headers={"x-api-key": api["key"]})
+    response = requests.post(
+        f"{api['base']}/orders?a=1&a=2", json={"item": "book", "qty": 2}, headers={"x-api-key": api["key"]}
+    )
     assert response.status_code == 201
     assert response.headers["X-Order"] == "yes" and response.headers["X-Multi"] == "a, b"
     event = response.json()["event"]
@@ -94,7 +131,12 @@ def test_a_valid_request_reaches_the_function_with_the_proxy_event(api: dict[str
     assert event["headers"]["x-api-key"] == api["key"] and event["multiValueHeaders"]["x-api-key"] == [api["key"]]
     assert event["pathParameters"] is None and event["stageVariables"] is None
     ctx = event["requestContext"]
-    assert (ctx["stage"], ctx["resourcePath"], ctx["apiId"], ctx["path"]) == ("dev", "/orders", api["id"], "/dev/orders")
+    assert (ctx["stage"], ctx["resourcePath"], ctx["apiId"], ctx["path"]) == (
+        "dev",
+        "/orders",
+        api["id"],
+        "/dev/orders",
+    )
     assert ctx["identity"]["apiKey"] == api["key"] and ctx["identity"]["apiKeyId"] == api["key_id"]
     assert ctx["identity"]["sourceIp"] == "127.0.0.1" and ctx["requestId"] == response.headers["x-amzn-RequestId"]
 
@@ -140,9 +182,14 @@ def test_the_request_validator_rejects_a_bad_body_and_missing_parameters(api: di
 
 def test_gateway_response_templates_can_expose_the_validation_error(emulator: Emulator, api: dict[str, Any]) -> None:
     emulator.client("apigateway").put_gateway_response(
-        restApiId=api["id"], responseType="BAD_REQUEST_BODY", statusCode="400",
-        responseTemplates={"application/json": '{"message": $context.error.messageString, '
-                                               '"reason": "$context.error.validationErrorString"}'})
+        restApiId=api["id"],
+        responseType="BAD_REQUEST_BODY",
+        statusCode="400",
+        responseTemplates={
+            "application/json": '{"message": $context.error.messageString, '
+            '"reason": "$context.error.validationErrorString"}'
+        },
+    )
     response = requests.post(f"{api['base']}/orders", json={"qty": 2}, headers={"x-api-key": api["key"]})
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid request body"

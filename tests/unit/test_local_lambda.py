@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import Emulator, emulator, make_zip, wait_for  # noqa: E402,F401
+from test_local_support import Emulator, emulator, make_zip, wait_for  # noqa: F401
 
-from orderpoc.local import procs  # noqa: E402
+from orderpoc.local import procs
 
 ECHO = """
 import logging, os, time
@@ -59,8 +59,9 @@ def test_prints_and_logging_land_in_the_log_group_with_lambda_lines(emulator: Em
     response, body = emulator.invoke(echo, {"marker": "m-1"}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert "got {'marker': 'm-1'}" in tail and f"END RequestId: {body['request_id']}" in tail
-    messages = wait_for(lambda: [m for m in emulator.log_messages(echo) if body["request_id"] in m
-                                 or "m-1" in m], what="log events")
+    messages = wait_for(
+        lambda: [m for m in emulator.log_messages(echo) if body["request_id"] in m or "m-1" in m], what="log events"
+    )
     assert f"START RequestId: {body['request_id']} Version: $LATEST" in messages
     assert "got {'marker': 'm-1'}" in messages
     assert any(m.startswith("[WARNING]") and "careful 1" in m for m in messages)
@@ -122,11 +123,15 @@ def test_import_error_is_an_init_error(emulator: Emulator) -> None:
 
 def test_event_invocation_runs_in_the_background_and_the_code_can_call_aws(emulator: Emulator) -> None:
     url, _ = emulator.queue("async-out")
-    emulator.function("sender", (
-        "import boto3, json, os\n"
-        "def handler(event, context):\n"
-        "    boto3.client('sqs').send_message(QueueUrl=os.environ['Q'], MessageBody=json.dumps(event))\n"
-    ), env={"Q": url})
+    emulator.function(
+        "sender",
+        (
+            "import boto3, json, os\n"
+            "def handler(event, context):\n"
+            "    boto3.client('sqs').send_message(QueueUrl=os.environ['Q'], MessageBody=json.dumps(event))\n"
+        ),
+        env={"Q": url},
+    )
     response = emulator.client("lambda").invoke(
         FunctionName="sender", InvocationType="Event", Payload=json.dumps({"n": 7})
     )

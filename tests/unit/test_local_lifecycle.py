@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import Emulator, assert_all_gone, free_port, health, wait_for  # noqa: E402
+from test_local_support import Emulator, assert_all_gone, free_port, health, wait_for
 
-from orderpoc.errors import UserError  # noqa: E402
-from orderpoc.local import lifecycle, procs  # noqa: E402
+from orderpoc.errors import UserError
+from orderpoc.local import lifecycle, procs
 
 PID = "import os\ndef handler(event, context):\n    return os.getpid()\n"
 SLEEPER = """
@@ -93,7 +93,7 @@ def test_sigterm_shuts_the_server_down_cleanly_with_its_workers(state_dir: Path,
         os.kill(status.pid, signal.SIGTERM)  # the server alone, not its group
         wait_for(lambda: not procs.alive(status.pid), what="the server to exit")
         for worker in (idle, busy):
-            wait_for(lambda: not procs.alive(worker), what=f"worker {worker} to be killed")
+            wait_for(lambda worker=worker: not procs.alive(worker), what=f"worker {worker} to be killed")
         assert "stopped" in status.log_file.read_text()
     finally:
         lifecycle.stop(state_dir, port)

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import RECORDER, Emulator, emulator, recorded, wait_for  # noqa: E402,F401
+from test_local_support import RECORDER, Emulator, emulator, recorded, wait_for  # noqa: F401
 
-from orderpoc.local.notifications import read_outbox  # noqa: E402
+from orderpoc.local.notifications import read_outbox
 
 
 def _topic(emulator: Emulator, name: str) -> str:
@@ -24,8 +24,9 @@ def test_sns_delivers_to_sqs_subscriptions_honouring_filter_policies(emulator: E
     topic = _topic(emulator, "events-sqs")
     url, arn = emulator.queue("events-sqs-sub")
     sns = emulator.client("sns")
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                  Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})})
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})}
+    )
     sns.publish(TopicArn=topic, Message="skip me", MessageAttributes=_kind("ping"))
     sns.publish(TopicArn=topic, Message="order placed", Subject="New order", MessageAttributes=_kind("order"))
     messages = wait_for(lambda: emulator.drain(url, wait=1), what="the SNS notification in SQS")
@@ -50,19 +51,26 @@ def test_a_deleted_subscribed_queue_fails_only_its_own_delivery(emulator: Emulat
 def test_email_subscriptions_are_delivered_to_the_local_outbox(emulator: Emulator) -> None:
     topic = _topic(emulator, "events-mail")
     sns = emulator.client("sns")
-    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com",
-                  Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})})
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="email",
+        Endpoint="ops@example.com",
+        Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})},
+    )
     sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint="bot@example.com")
     sns.publish(TopicArn=topic, Message="not for ops", MessageAttributes=_kind("ping"))
     sns.publish(TopicArn=topic, Message="Order o-1 stored", Subject="Order stored", MessageAttributes=_kind("order"))
     mails = [m for m in read_outbox(emulator.state_dir, limit=100) if m["topic"] == topic]
     plain = [m for m in mails if m["protocol"] == "email"]
     assert [(m["endpoint"], m["subject"], m["message"]) for m in plain] == [
-        ("ops@example.com", "Order stored", "Order o-1 stored")]
+        ("ops@example.com", "Order stored", "Order o-1 stored")
+    ]
     assert plain[0]["timestamp"].endswith("Z")
     as_json = [json.loads(m["message"]) for m in mails if m["protocol"] == "email-json"]
     assert [(d["Type"], d["Message"], d["TopicArn"]) for d in as_json] == [
-        ("Notification", "not for ops", topic), ("Notification", "Order o-1 stored", topic)]
+        ("Notification", "not for ops", topic),
+        ("Notification", "Order o-1 stored", topic),
+    ]
 
 
 def test_read_outbox_returns_the_latest_entries_oldest_first(emulator: Emulator, tmp_path: Path) -> None:
@@ -76,8 +84,9 @@ def test_read_outbox_returns_the_latest_entries_oldest_first(emulator: Emulator,
 
 def test_lambda_subscriptions_are_invoked_with_the_sns_event(emulator: Emulator, tmp_path: Path) -> None:
     out = tmp_path / "calls.jsonl"
-    fn_arn = emulator.function("sns-target", RECORDER + "def handler(event, context):\n    record(event)\n",
-                               env={"OUT": str(out)})
+    fn_arn = emulator.function(
+        "sns-target", RECORDER + "def handler(event, context):\n    record(event)\n", env={"OUT": str(out)}
+    )
     topic = _topic(emulator, "events-lambda")
     emulator.client("sns").subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)
     emulator.client("sns").publish(TopicArn=topic, Message="hello", Subject="Hi", MessageAttributes=_kind("order"))

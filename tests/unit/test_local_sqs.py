@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import RECORDER, Emulator, emulator, health, recorded, wait_for  # noqa: E402,F401
+from test_local_support import RECORDER, Emulator, emulator, health, recorded, wait_for  # noqa: F401
 
-PROCESSOR = RECORDER + """
+PROCESSOR = (
+    RECORDER
+    + """
 def handler(event, context):
     failures = []
     for r in event["Records"]:
@@ -22,6 +24,7 @@ def handler(event, context):
     record(event)
     return {"batchItemFailures": failures}
 """
+)
 
 
 @pytest.fixture
@@ -49,8 +52,11 @@ def test_a_batch_is_processed_then_deleted_with_lambdas_event_shape(emulator: Em
     emulator.function("proc-batch", PROCESSOR, env={"OUT": str(out)})
     sqs = emulator.client("sqs")
     for i in range(5):
-        sqs.send_message(QueueUrl=url, MessageBody=f"order-{i}",
-                         MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}})
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=f"order-{i}",
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}},
+        )
     _mapping(emulator, "proc-batch", arn)
     wait_for(lambda: len(_bodies(recorded(out))) == 5, what="5 processed messages")
     wait_for(lambda: _queue_empty(emulator, url), what="the batch to be deleted")
@@ -79,8 +85,11 @@ def test_partial_batch_failure_redelivers_only_the_failed_items(emulator: Emulat
 
 def test_a_poison_message_lands_in_the_dlq_after_max_receive_count(emulator: Emulator, out: Path) -> None:
     dlq_url, dlq_arn = emulator.queue("q-poison-dlq")
-    url, arn = emulator.queue("q-poison", VisibilityTimeout="1", RedrivePolicy=json.dumps(
-        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}))
+    url, arn = emulator.queue(
+        "q-poison",
+        VisibilityTimeout="1",
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+    )
     emulator.function("proc-poison", PROCESSOR, env={"OUT": str(out)})
     for body in ("poison", "fine"):
         emulator.client("sqs").send_message(QueueUrl=url, MessageBody=body)
@@ -96,8 +105,12 @@ def test_filter_criteria_drop_and_delete_unmatched_messages(emulator: Emulator, 
     emulator.function("proc-filter", PROCESSOR, env={"OUT": str(out)})
     for kind in ("order", "ping", "order"):
         emulator.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"kind": kind}))
-    _mapping(emulator, "proc-filter", arn,
-             FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]})
+    _mapping(
+        emulator,
+        "proc-filter",
+        arn,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]},
+    )
     wait_for(lambda: _queue_empty(emulator, url), what="every message to be consumed")
     assert [json.loads(b)["kind"] for b in _bodies(recorded(out))] == ["order", "order"]
 

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import RECORDER, Emulator, emulator, health, recorded, wait_for  # noqa: E402,F401
+from test_local_support import RECORDER, Emulator, emulator, health, recorded, wait_for  # noqa: F401
 
-NOTIFIER = RECORDER + """
+NOTIFIER = (
+    RECORDER
+    + """
 seen = set()
 def handler(event, context):
     keys = [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]
@@ -21,12 +23,15 @@ def handler(event, context):
     seen.update(keys)
     return {"batchItemFailures": failures}
 """
+)
 
 
 def _table(emulator: Emulator, name: str) -> str:
     table = emulator.client("dynamodb").create_table(
-        TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     return str(table["TableDescription"]["LatestStreamArn"])
@@ -46,13 +51,21 @@ def test_insert_filter_invokes_only_for_inserts_with_lambdas_record_shape(emulat
     stream = _table(emulator, "t-filter")
     emulator.function("notify-filter", NOTIFIER, env={"OUT": str(out)})
     emulator.client("lambda").create_event_source_mapping(
-        FunctionName="notify-filter", EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionName="notify-filter",
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]},
     )
     ddb = emulator.client("dynamodb")
     _put(emulator, "t-filter", "a")
-    ddb.update_item(TableName="t-filter", Key={"id": {"S": "a"}}, UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "total"},
-                    ExpressionAttributeValues={":t": {"N": "6"}})
+    ddb.update_item(
+        TableName="t-filter",
+        Key={"id": {"S": "a"}},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "total"},
+        ExpressionAttributeValues={":t": {"N": "6"}},
+    )
     ddb.delete_item(TableName="t-filter", Key={"id": {"S": "a"}})
     _put(emulator, "t-filter", "b")
     wait_for(lambda: sum(map(len, _keys(recorded(out)))) == 2, what="two INSERT records")
@@ -75,8 +88,12 @@ def test_failed_records_go_to_the_on_failure_destination_after_retries(emulator:
     emulator.function("notify-fail", NOTIFIER, env={"OUT": str(out)})
     _put(emulator, "t-fail", "ok-1", "poison-1", "ok-2")
     emulator.client("lambda").create_event_source_mapping(
-        FunctionName="notify-fail", EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=10,
-        MaximumRetryAttempts=1, BisectBatchOnFunctionError=True,
+        FunctionName="notify-fail",
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        MaximumRetryAttempts=1,
+        BisectBatchOnFunctionError=True,
         DestinationConfig={"OnFailure": {"Destination": dest_arn}},
     )
     messages = wait_for(lambda: emulator.drain(dest_url, wait=1), what="the on-failure record")
@@ -100,7 +117,10 @@ def test_partial_batch_response_retries_from_the_first_failed_record(emulator: E
     emulator.function("notify-partial", NOTIFIER, env={"OUT": str(out)})
     _put(emulator, "t-partial", "a", "flaky-b", "c")
     emulator.client("lambda").create_event_source_mapping(
-        FunctionName="notify-partial", EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionName="notify-partial",
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
     wait_for(lambda: len(recorded(out)) >= 2, what="the retry")
@@ -116,7 +136,10 @@ def test_latest_starting_position_skips_older_records(emulator: Emulator, tmp_pa
     emulator.function("notify-latest", NOTIFIER, env={"OUT": str(out)})
     _put(emulator, "t-latest", "old")
     uuid = emulator.client("lambda").create_event_source_mapping(
-        FunctionName="notify-latest", EventSourceArn=stream, StartingPosition="LATEST", BatchSize=10,
+        FunctionName="notify-latest",
+        EventSourceArn=stream,
+        StartingPosition="LATEST",
+        BatchSize=10,
     )["UUID"]
     wait_for(lambda: uuid in health(emulator)["pollers"], what="the poller to start")  # positioned
     _put(emulator, "t-latest", "new")
@@ -131,8 +154,11 @@ def test_records_older_than_the_maximum_age_go_to_the_destination_uninvoked(emul
     emulator.function("notify-age", NOTIFIER, env={"OUT": str(out)})
     _put(emulator, "t-age", "stale")
     emulator.client("lambda").create_event_source_mapping(
-        FunctionName="notify-age", EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
-        MaximumRecordAgeInSeconds=0, DestinationConfig={"OnFailure": {"Destination": dest_arn}},
+        FunctionName="notify-age",
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=0,
+        DestinationConfig={"OnFailure": {"Destination": dest_arn}},
     )
     failure = json.loads(wait_for(lambda: emulator.drain(dest_url, wait=1), what="the expiry record")[0]["Body"])
     assert failure["requestContext"]["condition"] == "RecordAgeExceeded"

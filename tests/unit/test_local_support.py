@@ -26,10 +26,14 @@ from orderpoc.local import lifecycle, procs
 T = TypeVar("T")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 
 def free_port() -> int:
@@ -69,24 +73,38 @@ class Emulator:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = boto3.session.Session().client(
-                service, region_name=REGION, endpoint_url=self.status.endpoint,
-                aws_access_key_id="test", aws_secret_access_key="test",
+                service,
+                region_name=REGION,
+                endpoint_url=self.status.endpoint,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
             )
         return self._clients[service]
 
     def role(self) -> str:
         if self._role is None:
-            self._role = self.client("iam").create_role(
-                RoleName="local-test-role", AssumeRolePolicyDocument=TRUST
-            )["Role"]["Arn"]
+            self._role = self.client("iam").create_role(RoleName="local-test-role", AssumeRolePolicyDocument=TRUST)[
+                "Role"
+            ]["Arn"]
         return self._role
 
-    def function(self, name: str, source: str, *, timeout: int = 3, env: dict[str, str] | None = None,
-                 handler: str = "app.handler") -> str:
+    def function(
+        self,
+        name: str,
+        source: str,
+        *,
+        timeout: int = 3,
+        env: dict[str, str] | None = None,
+        handler: str = "app.handler",
+    ) -> str:
         """Create a Python function from one module's source; returns its ARN."""
         return self.client("lambda").create_function(
-            FunctionName=name, Runtime="python3.11", Role=self.role(), Handler=handler,
-            Code={"ZipFile": make_zip({"app.py": source})}, Timeout=timeout,
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=self.role(),
+            Handler=handler,
+            Code={"ZipFile": make_zip({"app.py": source})},
+            Timeout=timeout,
             Environment={"Variables": env or {}},
         )["FunctionArn"]
 
@@ -118,9 +136,11 @@ class Emulator:
         return url, arn
 
     def drain(self, url: str, wait: int = 0) -> list[dict[str, Any]]:
-        messages = self.client("sqs").receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, AttributeNames=["All"]
-        ).get("Messages", [])
+        messages = (
+            self.client("sqs")
+            .receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, AttributeNames=["All"])
+            .get("Messages", [])
+        )
         return messages
 
 

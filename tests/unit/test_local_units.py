@@ -19,17 +19,20 @@ def _passes(record: dict, *patterns: dict) -> bool:
     return filtering.passes(record, filtering.compile_filters(criteria))
 
 
-@pytest.mark.parametrize(("pattern", "expected"), [
-    ({"eventName": ["INSERT"]}, True),
-    ({"eventName": ["MODIFY", "REMOVE"]}, False),
-    ({"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}, True),
-    ({"dynamodb": {"NewImage": {"status": {"S": [{"prefix": "PA"}]}}}}, True),
-    ({"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": ["PAID"]}]}}}}, False),
-    ({"dynamodb": {"NewImage": {"missing": [{"exists": False}]}}}, True),
-    ({"dynamodb": {"NewImage": {"missing": [{"exists": True}]}}}, False),
-    ({"eventName": [{"equals-ignore-case": "insert"}]}, True),
-    ({"eventName": "INSERT"}, False),  # values must be lists, as Lambda requires
-])
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ({"eventName": ["INSERT"]}, True),
+        ({"eventName": ["MODIFY", "REMOVE"]}, False),
+        ({"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}, True),
+        ({"dynamodb": {"NewImage": {"status": {"S": [{"prefix": "PA"}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": ["PAID"]}]}}}}, False),
+        ({"dynamodb": {"NewImage": {"missing": [{"exists": False}]}}}, True),
+        ({"dynamodb": {"NewImage": {"missing": [{"exists": True}]}}}, False),
+        ({"eventName": [{"equals-ignore-case": "insert"}]}, True),
+        ({"eventName": "INSERT"}, False),  # values must be lists, as Lambda requires
+    ],
+)
 def test_filter_patterns(pattern: dict, expected: bool) -> None:
     assert _passes(INSERT, pattern) is expected
 
@@ -56,8 +59,8 @@ def _api(*paths_and_methods: tuple[str, str]) -> SimpleNamespace:
     resources = {}
     for index, (path, method) in enumerate(paths_and_methods):
         resources[str(index)] = SimpleNamespace(
-            id=str(index), get_path=lambda p=path: p,
-            resource_methods={method: SimpleNamespace(http_method=method)})
+            id=str(index), get_path=lambda p=path: p, resource_methods={method: SimpleNamespace(http_method=method)}
+        )
     return SimpleNamespace(resources=resources)
 
 
@@ -71,7 +74,9 @@ def test_routing_prefers_literals_then_parameters_then_greedy() -> None:
     assert resolve(_api(("/orders", "POST")), "GET", "/orders") is None
 
 
-@pytest.mark.parametrize("payload", [None, "text", {"body": "x"}, {"statusCode": "abc"}, {"statusCode": 200, "body": {}}])
+@pytest.mark.parametrize(
+    "payload", [None, "text", {"body": "x"}, {"statusCode": "abc"}, {"statusCode": 200, "body": {}}]
+)
 def test_malformed_proxy_responses_are_rejected(payload: object) -> None:
     assert proxy_response(payload, "rid") is None
 

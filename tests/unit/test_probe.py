@@ -15,8 +15,11 @@ def _probe(ctx, name: str) -> tuple[str, str]:
 
 
 def _subscribed(ctx, queue_arn: str) -> list[str]:
-    return [s["SubscriptionArn"] for s in ctx.clients("sns").list_subscriptions()["Subscriptions"]
-            if s["Endpoint"] == queue_arn]
+    return [
+        s["SubscriptionArn"]
+        for s in ctx.clients("sns").list_subscriptions()["Subscriptions"]
+        if s["Endpoint"] == queue_arn
+    ]
 
 
 def test_remove_probe_without_the_arn_unsubscribes_by_queue(ctx):

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # apigw_fixtures, whether or not tests/unit is a package
-from apigw_fixtures import API, URI, api, api_desired, resource_ids  # noqa: E402,F401
+from apigw_fixtures import API, URI, api, api_desired, resource_ids  # noqa: F401
 
-from orderpoc.resources.apigateway import rest_api, stage  # noqa: E402
+from orderpoc.resources.apigateway import rest_api, stage
 
 
 def test_find_nothing(ctx):
@@ -22,7 +22,9 @@ def test_create_builds_the_api_and_rerun_is_free(ctx, calls):
     created = rest_api.create(ctx, API, want)
     api_id = created.outputs["id"]
     assert created.outputs == {
-        "id": api_id, "name": API, "root_id": resource_ids(ctx, api_id)["/"],
+        "id": api_id,
+        "name": API,
+        "root_id": resource_ids(ctx, api_id)["/"],
         "arn": f"arn:aws:apigateway:us-east-1::/restapis/{api_id}",
         "execute_arn": f"arn:aws:execute-api:us-east-1:{ctx.account}:{api_id}",
     }
@@ -66,8 +68,13 @@ def test_out_of_band_method_change_is_put_back(ctx, calls, api):
     client, want = ctx.clients("apigateway"), api_desired(ctx)
     ids = resource_ids(ctx, api["id"])
     client.delete_method(restApiId=api["id"], resourceId=ids["/order/{orderId}"], httpMethod="GET")
-    client.put_method(restApiId=api["id"], resourceId=ids["/order/{orderId}"], httpMethod="GET",
-                      authorizationType="NONE", apiKeyRequired=False)
+    client.put_method(
+        restApiId=api["id"],
+        resourceId=ids["/order/{orderId}"],
+        httpMethod="GET",
+        authorizationType="NONE",
+        apiKeyRequired=False,
+    )
     client.put_method(restApiId=api["id"], resourceId=ids["/order"], httpMethod="DELETE", authorizationType="NONE")
     live = rest_api.find(ctx, API, want)
     drift = rest_api.drift(live, want)
@@ -87,15 +94,29 @@ def test_out_of_band_method_change_is_put_back(ctx, calls, api):
 def test_integration_and_settings_drift_fixed_in_place(ctx, calls, api):
     client, want = ctx.clients("apigateway"), api_desired(ctx)
     ids = resource_ids(ctx, api["id"])
-    client.put_integration(restApiId=api["id"], resourceId=ids["/order"], httpMethod="POST", type="AWS_PROXY",
-                           integrationHttpMethod="POST", uri=URI.replace("intake", "other"))
+    client.put_integration(
+        restApiId=api["id"],
+        resourceId=ids["/order"],
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=URI.replace("intake", "other"),
+    )
     validator = client.get_request_validators(restApiId=api["id"])["items"][0]
-    client.update_request_validator(restApiId=api["id"], requestValidatorId=validator["id"], patchOperations=[
-        {"op": "replace", "path": "/validateRequestParameters", "value": "false"}])
-    client.update_rest_api(restApiId=api["id"], patchOperations=[{"op": "replace", "path": "/description", "value": "x"}])
+    client.update_request_validator(
+        restApiId=api["id"],
+        requestValidatorId=validator["id"],
+        patchOperations=[{"op": "replace", "path": "/validateRequestParameters", "value": "false"}],
+    )
+    client.update_rest_api(
+        restApiId=api["id"], patchOperations=[{"op": "replace", "path": "/description", "value": "x"}]
+    )
     live = rest_api.find(ctx, API, want)
     assert [d.split(":")[0] for d in rest_api.drift(live, want)] == [
-        "description", "integration_uri", "validator.validate_parameters"]
+        "description",
+        "integration_uri",
+        "validator.validate_parameters",
+    ]
     calls.clear()
     fixed = rest_api.update(ctx, API, live, want)
     assert calls.mutating == ["UpdateRestApi", "UpdateRequestValidator", "PutIntegration"]
@@ -120,8 +141,14 @@ SETTINGS = {"throttlingRateLimit": 50.0, "throttlingBurstLimit": 100, "metricsEn
 
 
 def stage_desired(ctx, api, revision="rev-1", **overrides) -> dict:
-    return {"rest_api_id": api["id"], "revision": revision, "description": "orderpoc test v1",
-            "tags": dict(ctx.tags), "method_settings": SETTINGS, **overrides}
+    return {
+        "rest_api_id": api["id"],
+        "revision": revision,
+        "description": "orderpoc test v1",
+        "tags": dict(ctx.tags),
+        "method_settings": SETTINGS,
+        **overrides,
+    }
 
 
 def test_stage_find_nothing(ctx, api):
@@ -133,7 +160,9 @@ def test_stage_create_find_rerun_is_free(ctx, calls, api):
     want = stage_desired(ctx, api)
     created = stage.create(ctx, "v1", want)
     assert created.outputs == {
-        "stage": "v1", "rest_api_id": api["id"], "deployment_id": created.outputs["deployment_id"],
+        "stage": "v1",
+        "rest_api_id": api["id"],
+        "deployment_id": created.outputs["deployment_id"],
         "invoke_url": f"https://{api['id']}.execute-api.us-east-1.amazonaws.com/v1",
     }
     assert created.config["revision"] == "rev-1"  # kept as the deployment's description
@@ -160,8 +189,11 @@ def test_stage_new_revision_deploys(ctx, calls, api):
 def test_stage_settings_drift_patched(ctx, calls, api):
     want = stage_desired(ctx, api)
     stage.create(ctx, "v1", want)
-    ctx.clients("apigateway").update_stage(restApiId=api["id"], stageName="v1", patchOperations=[
-        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "7"}])
+    ctx.clients("apigateway").update_stage(
+        restApiId=api["id"],
+        stageName="v1",
+        patchOperations=[{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "7"}],
+    )
     live = stage.find(ctx, "v1", want)
     assert stage.drift(live, want) == ["method_settings.throttlingBurstLimit: 7 -> 100"]
     calls.clear()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # apigw_fixtures, whether or not tests/unit is a package
-from apigw_fixtures import api  # noqa: E402,F401
+from apigw_fixtures import api  # noqa: F401
 
-from orderpoc.resources.apigateway import api_key, stage, usage_plan  # noqa: E402
+from orderpoc.resources.apigateway import api_key, stage, usage_plan
 
 KEY, PLAN = "orderpoc-test-key", "orderpoc-test-plan"
 
@@ -43,8 +43,9 @@ def test_key_name_matches_exactly(ctx):
 def test_key_disabled_out_of_band_is_enabled_again(ctx, calls):
     want = key_desired(ctx)
     created = api_key.create(ctx, KEY, want)
-    ctx.clients("apigateway").update_api_key(apiKey=created.outputs["id"], patchOperations=[
-        {"op": "replace", "path": "/enabled", "value": "false"}])
+    ctx.clients("apigateway").update_api_key(
+        apiKey=created.outputs["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
+    )
     live = api_key.find(ctx, KEY, want)
     assert api_key.drift(live, want) == ["enabled: false -> true"]
     calls.clear()
@@ -64,6 +65,7 @@ def test_key_delete(ctx):
 
 # -- usage plan -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def wiring(ctx, api) -> dict:
     """A deployed stage v1 of the API, and an API key."""
@@ -72,10 +74,15 @@ def wiring(ctx, api) -> dict:
 
 
 def plan_desired(ctx, wiring, **overrides) -> dict:
-    return {"api_stages": [{"apiId": wiring["api_id"], "stage": "v1"}],
-            "throttle": {"rateLimit": 50.0, "burstLimit": 100}, "quota": {"limit": 100000, "period": "DAY"},
-            "api_key_ids": [wiring["key_id"]], "description": "orderpoc test plan", "tags": dict(ctx.tags),
-            **overrides}
+    return {
+        "api_stages": [{"apiId": wiring["api_id"], "stage": "v1"}],
+        "throttle": {"rateLimit": 50.0, "burstLimit": 100},
+        "quota": {"limit": 100000, "period": "DAY"},
+        "api_key_ids": [wiring["key_id"]],
+        "description": "orderpoc test plan",
+        "tags": dict(ctx.tags),
+        **overrides,
+    }
 
 
 def test_plan_find_nothing(ctx, wiring):
@@ -96,8 +103,10 @@ def test_plan_create_find_rerun_is_free(ctx, calls, wiring):
 def test_plan_drift_fixed(ctx, calls, wiring):
     created = usage_plan.create(ctx, PLAN, plan_desired(ctx, wiring, quota=None))
     client = ctx.clients("apigateway")
-    client.update_usage_plan(usagePlanId=created.outputs["id"], patchOperations=[
-        {"op": "replace", "path": "/throttle/burstLimit", "value": "5"}])
+    client.update_usage_plan(
+        usagePlanId=created.outputs["id"],
+        patchOperations=[{"op": "replace", "path": "/throttle/burstLimit", "value": "5"}],
+    )
     client.delete_usage_plan_key(usagePlanId=created.outputs["id"], keyId=wiring["key_id"])
     want = plan_desired(ctx, wiring)  # and a quota now
     live = usage_plan.find(ctx, PLAN, want)

@@ -27,8 +27,13 @@ def restreamable(monkeypatch):
 
 
 def desired(ctx, **over) -> dict:
-    return {"hash_key": "orderId", "billing_mode": "PAY_PER_REQUEST", "stream_view_type": "NEW_IMAGE",
-            "tags": dict(ctx.tags), **over}
+    return {
+        "hash_key": "orderId",
+        "billing_mode": "PAY_PER_REQUEST",
+        "stream_view_type": "NEW_IMAGE",
+        "tags": dict(ctx.tags),
+        **over,
+    }
 
 
 def test_find_nothing(ctx):
@@ -40,7 +45,9 @@ def test_create_find_rerun_is_free(ctx, calls):
     created = table.create(ctx, NAME, want)
     assert "waiting for table ACTIVE" in ctx.messages
     assert created.outputs["arn"] == f"arn:aws:dynamodb:us-east-1:{ctx.account}:table/{NAME}"
-    assert created.outputs["name"] == NAME and created.outputs["stream_arn"].startswith(created.outputs["arn"] + "/stream/")
+    assert created.outputs["name"] == NAME and created.outputs["stream_arn"].startswith(
+        created.outputs["arn"] + "/stream/"
+    )
     calls.clear()
     live = table.find(ctx, NAME, want)
     assert live.outputs == created.outputs and live.config == want
@@ -50,10 +57,15 @@ def test_create_find_rerun_is_free(ctx, calls):
 
 def test_stream_view_type_and_tag_drift_fixed(ctx, calls, restreamable):
     created = table.create(ctx, NAME, desired(ctx, stream_view_type="KEYS_ONLY"))
-    ctx.clients("dynamodb").tag_resource(ResourceArn=created.outputs["arn"], Tags=[{"Key": "orderpoc:stack", "Value": "x"}])
+    ctx.clients("dynamodb").tag_resource(
+        ResourceArn=created.outputs["arn"], Tags=[{"Key": "orderpoc:stack", "Value": "x"}]
+    )
     want = desired(ctx)
     live = table.find(ctx, NAME, want)
-    assert table.drift(live, want) == ["stream_view_type: KEYS_ONLY -> NEW_IMAGE", "tags.orderpoc:stack: x -> orderpoc-test"]
+    assert table.drift(live, want) == [
+        "stream_view_type: KEYS_ONLY -> NEW_IMAGE",
+        "tags.orderpoc:stack: x -> orderpoc-test",
+    ]
     calls.clear()
     updated = table.update(ctx, NAME, live, want)
     # Disable then enable: a stream's view type cannot be changed in place.

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
-from lambda_fixtures import FUNCTION, function, role_arn  # noqa: E402,F401
+from lambda_fixtures import FUNCTION, function, role_arn  # noqa: F401
 
-from orderpoc.resources.event_source import mapping  # noqa: E402
+from orderpoc.resources.event_source import mapping
 
 QUEUE, TABLE = "orderpoc-test-orders", "orderpoc-test-orders"
 SQS_NAME, STREAM_NAME = f"{FUNCTION}|{QUEUE}", f"{FUNCTION}|{TABLE}"
@@ -26,7 +26,8 @@ def queue_arn(ctx) -> str:
 @pytest.fixture
 def stream_arn(ctx) -> str:
     table = ctx.clients("dynamodb").create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
@@ -35,18 +36,34 @@ def stream_arn(ctx) -> str:
 
 
 def sqs_desired(queue_arn: str, **overrides) -> dict:
-    return {"FunctionName": FUNCTION, "EventSourceArn": queue_arn, "Enabled": True, "BatchSize": 10,
-            "MaximumBatchingWindowInSeconds": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": 5}, **overrides}
+    return {
+        "FunctionName": FUNCTION,
+        "EventSourceArn": queue_arn,
+        "Enabled": True,
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 1,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 5},
+        **overrides,
+    }
 
 
 def stream_desired(stream_arn: str, failure_arn: str, **overrides) -> dict:
-    return {"FunctionName": FUNCTION, "EventSourceArn": stream_arn, "Enabled": True,
-            "StartingPosition": "TRIM_HORIZON", "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0,
-            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
-            "MaximumRetryAttempts": 3, "BisectBatchOnFunctionError": True, "MaximumRecordAgeInSeconds": 3600,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "DestinationConfig": {"OnFailure": {"Destination": failure_arn}}, **overrides}
+    return {
+        "FunctionName": FUNCTION,
+        "EventSourceArn": stream_arn,
+        "Enabled": True,
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 0,
+        "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
+        "MaximumRetryAttempts": 3,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRecordAgeInSeconds": 3600,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Destination": failure_arn}},
+        **overrides,
+    }
 
 
 def test_find_nothing(ctx, function, queue_arn):
@@ -83,7 +100,9 @@ def test_stream_create_find_rerun_is_free(ctx, calls, function, stream_arn, queu
     live = mapping.find(ctx, STREAM_NAME, want)
     assert live.config["EventSourceArn"] == stream_arn
     # the filter pattern is compared as JSON, not as text
-    respaced = stream_desired(stream_arn, queue_arn, FilterCriteria={"Filters": [{"Pattern": '{"eventName":["INSERT"]}'}]})
+    respaced = stream_desired(
+        stream_arn, queue_arn, FilterCriteria={"Filters": [{"Pattern": '{"eventName":["INSERT"]}'}]}
+    )
     assert mapping.drift(live, want) == [] and mapping.drift(live, respaced) == []
     assert calls.mutating == []
 

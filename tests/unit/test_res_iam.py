@@ -16,9 +16,17 @@ def desired(ctx, actions=("sqs:ReceiveMessage",)) -> dict:
     return {
         "trust_policy": policies.lambda_trust(ctx.account),
         "policy_name": "least-privilege",
-        "policy": {"Version": "2012-10-17", "Statement": [
-            {"Sid": "Q", "Effect": "Allow", "Action": list(actions), "Resource": [ctx.arn("sqs", "orderpoc-test-orders")]},
-        ]},
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Q",
+                    "Effect": "Allow",
+                    "Action": list(actions),
+                    "Resource": [ctx.arn("sqs", "orderpoc-test-orders")],
+                },
+            ],
+        },
         "tags": dict(ctx.tags),
     }
 
@@ -43,8 +51,12 @@ def test_policy_and_tag_drift_fixed(ctx, calls):
     want = desired(ctx)
     role.create(ctx, NAME, want)
     iam = ctx.clients("iam")
-    iam.put_role_policy(RoleName=NAME, PolicyName="least-privilege", PolicyDocument=json.dumps(desired(ctx, ["sqs:*"])["policy"]))
-    iam.put_role_policy(RoleName=NAME, PolicyName="hand-added", PolicyDocument=json.dumps(desired(ctx, ["s3:*"])["policy"]))
+    iam.put_role_policy(
+        RoleName=NAME, PolicyName="least-privilege", PolicyDocument=json.dumps(desired(ctx, ["sqs:*"])["policy"])
+    )
+    iam.put_role_policy(
+        RoleName=NAME, PolicyName="hand-added", PolicyDocument=json.dumps(desired(ctx, ["s3:*"])["policy"])
+    )
     iam.tag_role(RoleName=NAME, Tags=[{"Key": "orderpoc:stack", "Value": "other"}, {"Key": "team", "Value": "x"}])
     live = role.find(ctx, NAME, want)
     problems = role.drift(live, want)
@@ -93,10 +105,26 @@ def test_delete(ctx, outputs):
 
 
 def test_normalise_policy():
-    a = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["b", "a"],
-                                                 "Principal": {"Service": "lambda.amazonaws.com"}}}
-    b = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["a", "b"],
-                                                  "Principal": {"Service": ["lambda.amazonaws.com"]}}]}
+    a = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": ["b", "a"],
+            "Principal": {"Service": "lambda.amazonaws.com"},
+        },
+    }
+    b = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": ["a", "b"],
+                "Principal": {"Service": ["lambda.amazonaws.com"]},
+            }
+        ],
+    }
     assert normalise_policy(a) == normalise_policy(b)
     assert normalise_policy(json.dumps(a)) == normalise_policy(b)
     assert normalise_policy("%7B%22Statement%22%3A%20%5B%5D%7D") == {"Statement": []}

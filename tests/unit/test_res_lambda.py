@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
-from lambda_fixtures import FUNCTION, TRUST, function, function_desired, make_zip, role_arn  # noqa: E402,F401
+from lambda_fixtures import FUNCTION, TRUST, function, function_desired, make_zip, role_arn  # noqa: F401
 
-from orderpoc.resources.awslambda import function as fn_kind  # noqa: E402
-from orderpoc.resources.awslambda import permission  # noqa: E402
+from orderpoc.resources.awslambda import function as fn_kind
+from orderpoc.resources.awslambda import permission
 
 PERMISSION = f"{FUNCTION}|apigateway-invoke"
 
@@ -52,7 +52,9 @@ def test_config_drift_updates_configuration_only(ctx, calls, role_arn):
     want = function_desired(ctx, role_arn)
     fn_kind.create(ctx, FUNCTION, want)
     ctx.clients("lambda").update_function_configuration(
-        FunctionName=FUNCTION, Timeout=3, Environment={"Variables": {"ORDERS_TABLE": "orderpoc-test-orders", "X": "1"}},
+        FunctionName=FUNCTION,
+        Timeout=3,
+        Environment={"Variables": {"ORDERS_TABLE": "orderpoc-test-orders", "X": "1"}},
     )
     live = fn_kind.find(ctx, FUNCTION, want)
     drift = fn_kind.drift(live, want)
@@ -94,9 +96,15 @@ def test_delete_by_name(ctx, role_arn):
 
 # -- permission -------------------------------------------------------------------------------
 
+
 def permission_desired(source_arn: str = "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/order*") -> dict:
-    return {"function_name": FUNCTION, "statement_id": "apigateway-invoke", "action": "lambda:InvokeFunction",
-            "principal": "apigateway.amazonaws.com", "source_arn": source_arn}
+    return {
+        "function_name": FUNCTION,
+        "statement_id": "apigateway-invoke",
+        "action": "lambda:InvokeFunction",
+        "principal": "apigateway.amazonaws.com",
+        "source_arn": source_arn,
+    }
 
 
 def test_permission_find_nothing(ctx, function):

@@ -41,7 +41,10 @@ def test_attribute_and_tag_drift_fixed(ctx, calls):
     sns.set_topic_attributes(TopicArn=created.outputs["arn"], AttributeName="DisplayName", AttributeValue="x")
     sns.tag_resource(ResourceArn=created.outputs["arn"], Tags=[{"Key": "orderpoc:stack", "Value": "other"}])
     live = topic.find(ctx, NAME, want)
-    assert topic.drift(live, want) == ["attributes.DisplayName: x -> orders", "tags.orderpoc:stack: other -> orderpoc-test"]
+    assert topic.drift(live, want) == [
+        "attributes.DisplayName: x -> orders",
+        "tags.orderpoc:stack: other -> orderpoc-test",
+    ]
     calls.clear()
     assert topic.drift(topic.update(ctx, NAME, live, want), want) == []
     assert calls.mutating == ["SetTopicAttributes", "TagResource"]

@@ -12,8 +12,13 @@ NAME, DLQ = "orderpoc-test-orders", "orderpoc-test-orders-dlq"
 
 
 def desired(ctx, redrive: dict | None = None, **attributes: str) -> dict:
-    attrs = {"VisibilityTimeout": "180", "MessageRetentionPeriod": "1209600", "SqsManagedSseEnabled": "true",
-             "ReceiveMessageWaitTimeSeconds": "20", **attributes}
+    attrs = {
+        "VisibilityTimeout": "180",
+        "MessageRetentionPeriod": "1209600",
+        "SqsManagedSseEnabled": "true",
+        "ReceiveMessageWaitTimeSeconds": "20",
+        **attributes,
+    }
     if redrive:
         attrs["RedrivePolicy"] = redrive
     return {"attributes": attrs, "tags": dict(ctx.tags)}
@@ -28,7 +33,8 @@ def test_create_find_rerun_is_free(ctx, calls):
     created = queue.create(ctx, NAME, want)
     assert created.outputs == {
         "url": ctx.clients("sqs").get_queue_url(QueueName=NAME)["QueueUrl"],
-        "arn": f"arn:aws:sqs:us-east-1:{ctx.account}:{NAME}", "name": NAME,
+        "arn": f"arn:aws:sqs:us-east-1:{ctx.account}:{NAME}",
+        "name": NAME,
     }
     calls.clear()
     live = queue.find(ctx, NAME, want)
@@ -42,12 +48,16 @@ def test_redrive_policy_round_trip(ctx, calls):
     dlq = queue.create(ctx, DLQ, desired(ctx))
     want = desired(ctx, redrive={"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 5})
     queue.create(ctx, NAME, want)
-    raw = ctx.clients("sqs").get_queue_attributes(QueueUrl=queue.find(ctx, NAME, want).outputs["url"],
-                                                  AttributeNames=["RedrivePolicy"])["Attributes"]
+    raw = ctx.clients("sqs").get_queue_attributes(
+        QueueUrl=queue.find(ctx, NAME, want).outputs["url"], AttributeNames=["RedrivePolicy"]
+    )["Attributes"]
     assert json.loads(raw["RedrivePolicy"]) == want["attributes"]["RedrivePolicy"]  # written as JSON
     calls.clear()
     live = queue.find(ctx, NAME, want)
-    assert live.config["attributes"]["RedrivePolicy"] == {"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 5}
+    assert live.config["attributes"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": dlq.outputs["arn"],
+        "maxReceiveCount": 5,
+    }
     assert queue.drift(live, want) == [] and calls.mutating == []
     changed = desired(ctx, redrive={"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 3})
     assert queue.drift(live, changed) == ["attributes.RedrivePolicy.maxReceiveCount: 5 -> 3"]
@@ -59,10 +69,15 @@ def test_attribute_and_tag_drift_fixed(ctx, calls):
     want = desired(ctx)
     created = queue.create(ctx, NAME, want)
     sqs = ctx.clients("sqs")
-    sqs.set_queue_attributes(QueueUrl=created.outputs["url"], Attributes={"VisibilityTimeout": "30", "DelaySeconds": "5"})
+    sqs.set_queue_attributes(
+        QueueUrl=created.outputs["url"], Attributes={"VisibilityTimeout": "30", "DelaySeconds": "5"}
+    )
     sqs.tag_queue(QueueUrl=created.outputs["url"], Tags={"orderpoc:stack": "other"})
     live = queue.find(ctx, NAME, want)
-    assert queue.drift(live, want) == ["attributes.VisibilityTimeout: 30 -> 180", "tags.orderpoc:stack: other -> orderpoc-test"]
+    assert queue.drift(live, want) == [
+        "attributes.VisibilityTimeout: 30 -> 180",
+        "tags.orderpoc:stack: other -> orderpoc-test",
+    ]
     calls.clear()
     updated = queue.update(ctx, NAME, live, want)
     assert queue.drift(updated, want) == []

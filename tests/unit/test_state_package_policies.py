@@ -55,9 +55,8 @@ def test_lock_excludes_a_concurrent_command(tmp_path):
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(UserError, match="another orderpoc command"):
-            with locked(path, timeout=0.2):
-                pass
+        with pytest.raises(UserError, match="another orderpoc command"), locked(path, timeout=0.2):
+            pass
     finally:
         release.set()
         holder.join(10)
@@ -100,12 +99,20 @@ def _resources_and_actions(doc):
         yield actions, resources if isinstance(resources, list) else [resources]
 
 
-@pytest.mark.parametrize("doc", [
-    policies.intake_policy(queue_arn="arn:q", table_arn="arn:t", log_group_arn="arn:lg"),
-    policies.processor_policy(queue_arn="arn:q", table_arn="arn:t", log_group_arn="arn:lg"),
-    policies.notifier_policy(stream_arn="arn:t/stream/1", table_arn="arn:t", topic_arn="arn:topic",
-                             failure_queue_arn="arn:f", log_group_arn="arn:lg"),
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        policies.intake_policy(queue_arn="arn:q", table_arn="arn:t", log_group_arn="arn:lg"),
+        policies.processor_policy(queue_arn="arn:q", table_arn="arn:t", log_group_arn="arn:lg"),
+        policies.notifier_policy(
+            stream_arn="arn:t/stream/1",
+            table_arn="arn:t",
+            topic_arn="arn:topic",
+            failure_queue_arn="arn:f",
+            log_group_arn="arn:lg",
+        ),
+    ],
+)
 def test_policies_have_no_wildcard_action_or_resource(doc):
     for actions, resources in _resources_and_actions(doc):
         assert resources and all(r != "*" and r.startswith("arn:") for r in resources)

@@ -16,10 +16,9 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from boto3.dynamodb.types import TypeDeserializer
-
 import orderlib
 import orderschema
+from boto3.dynamodb.types import TypeDeserializer
 
 FN = "intake"
 MAX_BODY_BYTES = 64 * 1024
@@ -33,8 +32,13 @@ Response = dict[str, Any]
 class HttpError(Exception):
     """A finished client-facing answer, raised from deep inside the request handling."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors, self.headers = status, message, errors, headers
 
@@ -66,16 +70,16 @@ def handler(event: dict[str, Any], context: Any) -> Response:
         return _response(500, {"message": "internal error"})
     status = response["statusCode"]
     outcome = {200: "ok", 202: "accepted", 503: "unavailable"}.get(status, "rejected")
-    orderlib.log(FN, context, outcome, status=status,
-                 durationMs=round((time.perf_counter() - started) * 1000, 1), **fields)
+    orderlib.log(
+        FN, context, outcome, status=status, durationMs=round((time.perf_counter() - started) * 1000, 1), **fields
+    )
     return response
 
 
 def _dispatch(event: dict[str, Any], fields: dict[str, Any]) -> Response:
     method = str(event.get("httpMethod") or "").upper()
     route, order_id = _route(event)
-    fields.update(method=method, route=route,
-                  apiRequestId=_request_context(event).get("requestId"))
+    fields.update(method=method, route=route, apiRequestId=_request_context(event).get("requestId"))
     if route == "/order":
         if method != "POST":
             raise HttpError(405, "method not allowed", headers={"Allow": "POST"})
@@ -135,9 +139,7 @@ def _check_content_type(headers: dict[str, list[str]]) -> None:
         return  # no content type: take it as JSON, as most API clients mean it
     media, _, params = values[-1].partition(";")
     media = media.strip().lower()
-    is_json = media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    is_json = media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
     if not is_json:
         raise HttpError(415, "unsupported media type: send application/json")
     for param in params.split(";"):
@@ -150,11 +152,9 @@ def _check_content_type(headers: dict[str, list[str]]) -> None:
 def _read_body(event: dict[str, Any]) -> bytes:
     body = event.get("body")
     if body is None or body == "":
-        raise HttpError(400, "request body is required",
-                        [{"field": "body", "reason": "is required"}])
+        raise HttpError(400, "request body is required", [{"field": "body", "reason": "is required"}])
     if not isinstance(body, str):
-        raise HttpError(400, "request body is not valid JSON",
-                        [{"field": "body", "reason": "unreadable body"}])
+        raise HttpError(400, "request body is not valid JSON", [{"field": "body", "reason": "unreadable body"}])
     # Size checks before decoding: never spend memory on what we will refuse anyway.
     too_large = HttpError(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
     if event.get("isBase64Encoded"):
@@ -163,16 +163,18 @@ def _read_body(event: dict[str, Any]) -> bytes:
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise HttpError(400, "request body is not valid base64",
-                            [{"field": "body", "reason": "invalid base64"}]) from None
+            raise HttpError(
+                400, "request body is not valid base64", [{"field": "body", "reason": "invalid base64"}]
+            ) from None
     else:
         if len(body) > MAX_BODY_BYTES:
             raise too_large
         try:
             raw = body.encode("utf-8")
         except UnicodeEncodeError:
-            raise HttpError(400, "request body is not valid UTF-8",
-                            [{"field": "body", "reason": "invalid UTF-8"}]) from None
+            raise HttpError(
+                400, "request body is not valid UTF-8", [{"field": "body", "reason": "invalid UTF-8"}]
+            ) from None
     if len(raw) > MAX_BODY_BYTES:
         raise too_large
     return raw
@@ -226,8 +228,11 @@ def _create(event: dict[str, Any], fields: dict[str, Any]) -> Response:
         )
     except orderlib.AWS_ERRORS as exc:
         fields["error"] = orderlib.error_code(exc)
-        raise HttpError(503, "order queue unavailable, retry later (same Idempotency-Key)",
-                        headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+        raise HttpError(
+            503,
+            "order queue unavailable, retry later (same Idempotency-Key)",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
     fields["messageId"] = sent.get("MessageId")
     location = f"{_base_path(event)}/order/{order_id}"
     return _response(202, {"orderId": order_id, "status": "ACCEPTED"}, {"Location": location})
@@ -247,8 +252,7 @@ def _base_path(event: dict[str, Any]) -> str:
 def _get(order_id: str | None, fields: dict[str, Any]) -> Response:
     order_id = (order_id or "").lower()
     if not orderschema.is_order_id(order_id):
-        raise HttpError(400, "invalid order id",
-                        [{"field": "orderId", "reason": "must be a UUID"}])
+        raise HttpError(400, "invalid order id", [{"field": "orderId", "reason": "must be a UUID"}])
     fields["orderId"] = order_id
     try:
         found = orderlib.client("dynamodb").get_item(
@@ -258,8 +262,9 @@ def _get(order_id: str | None, fields: dict[str, Any]) -> Response:
         )
     except orderlib.AWS_ERRORS as exc:
         fields["error"] = orderlib.error_code(exc)
-        raise HttpError(503, "order store unavailable, retry later",
-                        headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+        raise HttpError(
+            503, "order store unavailable, retry later", headers={"Retry-After": RETRY_AFTER_SECONDS}
+        ) from None
     item = found.get("Item")
     if not item:
         raise HttpError(404, "order not found")

@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -88,9 +88,7 @@ def parse_json(text: str) -> Any:
             obj[key] = value
         return obj
 
-    return json.loads(
-        text, parse_float=Decimal, parse_constant=reject_constant, object_pairs_hook=unique_object
-    )
+    return json.loads(text, parse_float=Decimal, parse_constant=reject_constant, object_pairs_hook=unique_object)
 
 
 def parse_amount(value: object) -> Decimal | str:
@@ -277,7 +275,7 @@ def is_timestamp(value: object) -> bool:
 
 def utc_now() -> str:
     """ISO-8601 UTC with milliseconds and a Z, e.g. 2024-05-01T12:00:00.123Z."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

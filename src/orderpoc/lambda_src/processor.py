@@ -11,10 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
 import orderlib
 import orderschema
+from boto3.dynamodb.types import TypeSerializer
 
 FN = "processor"
 STATUS_RECEIVED = "RECEIVED"
@@ -40,13 +39,11 @@ def _handle(record: dict[str, Any], context: Any) -> bool:
     try:
         data = orderschema.parse_json(record["body"])
     except (KeyError, TypeError, ValueError, RecursionError) as exc:
-        orderlib.log(FN, context, "invalid", level="WARN", reason=f"body: {type(exc).__name__}",
-                     **fields)
+        orderlib.log(FN, context, "invalid", level="WARN", reason=f"body: {type(exc).__name__}", **fields)
         return False
     order, errors = orderschema.validate_message(data)
     if order is None:
-        orderlib.log(FN, context, "invalid", level="WARN",
-                     errors=[e.as_dict() for e in errors[:5]], **fields)
+        orderlib.log(FN, context, "invalid", level="WARN", errors=[e.as_dict() for e in errors[:5]], **fields)
         return False
 
     fields["orderId"] = order["orderId"]
@@ -76,8 +73,7 @@ def to_item(order: dict[str, Any], received_at: str) -> dict[str, Any]:
         "orderId": order["orderId"],
         "customerId": order["customerId"],
         "items": [
-            {"sku": i["sku"], "quantity": i["quantity"], "unitPrice": Decimal(i["unitPrice"])}
-            for i in order["items"]
+            {"sku": i["sku"], "quantity": i["quantity"], "unitPrice": Decimal(i["unitPrice"])} for i in order["items"]
         ],
         "total": Decimal(order["total"]),
         "currency": order["currency"],

@@ -88,8 +88,11 @@ class ApiGatewayFront:
             log.error("API %s %s %s: %s", api.id, request.method, route.resource_path, problem)
             return fail("API_CONFIGURATION_ERROR")
         ctx = {
-            "request_id": request_id, "stage": stage, "api_id": api.id,
-            "account": backend.account_id, "stage_variables": dict(api.stages[stage].variables or {}),
+            "request_id": request_id,
+            "stage": stage,
+            "api_id": api.id,
+            "account": backend.account_id,
+            "stage_variables": dict(api.stages[stage].variables or {}),
         }
         event = proxy_event(request, ctx, path, route, api_key)
         try:
@@ -155,8 +158,12 @@ def _permitted(statements: list[dict[str, Any]], source_arn: str) -> bool:
 
 
 def _plain(status: int, message: str, request_id: str) -> Response:
-    return Response(json.dumps({"message": message}), status=status, mimetype="application/json",
-                    headers={"x-amzn-RequestId": request_id})
+    return Response(
+        json.dumps({"message": message}),
+        status=status,
+        mimetype="application/json",
+        headers={"x-amzn-RequestId": request_id},
+    )
 
 
 def _gateway_error(api: Any, kind: str, request_id: str, detail: str = "", message: str | None = None) -> Response:

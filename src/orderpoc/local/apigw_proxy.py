@@ -6,7 +6,7 @@ import base64
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema  # installed with moto[server] (via openapi-spec-validator)
@@ -83,7 +83,7 @@ def proxy_event(request: Request, ctx: dict[str, Any], path: str, route: Any, ap
         is_b64 = False
     except UnicodeDecodeError:
         body, is_b64 = base64.b64encode(raw).decode(), True
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "resource": route.resource_path,
         "path": path,
@@ -108,9 +108,16 @@ def proxy_event(request: Request, ctx: dict[str, Any], path: str, route: Any, ap
             "requestTimeEpoch": int(time.time() * 1000),
             "requestId": ctx["request_id"],
             "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                "caller": None, "principalOrgId": None, "accessKey": None, "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None, "userArn": None, "user": None,
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "user": None,
                 "sourceIp": request.remote_addr or "127.0.0.1",
                 "userAgent": request.headers.get("User-Agent"),
                 "apiKey": api_key.value if api_key else None,

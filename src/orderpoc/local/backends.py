@@ -39,9 +39,7 @@ def arn_parts(arn: str) -> tuple[str, str, str]:
 # -- Lambda ---------------------------------------------------------------------------------------
 
 
-def find_function(
-    ref: str, region: str, qualifier: str | None = None, account: str = ACCOUNT
-) -> LambdaFunction | None:
+def find_function(ref: str, region: str, qualifier: str | None = None, account: str = ACCOUNT) -> LambdaFunction | None:
     """A function by name, partial or full ARN (an ARN's region/account win), or None."""
     if ref.startswith("arn:"):
         region, account, _ = arn_parts(ref)
@@ -112,9 +110,7 @@ def read_stream(shard: Any, position: int, limit: int, stream_arn: str) -> list[
         ddb = dict(raw["dynamodb"])
         created = ddb.get("ApproximateCreationDateTime")
         if isinstance(created, dt.datetime):
-            ddb["ApproximateCreationDateTime"] = int(
-                created.replace(tzinfo=dt.timezone.utc).timestamp()
-            )
+            ddb["ApproximateCreationDateTime"] = int(created.replace(tzinfo=dt.UTC).timestamp())
         records.append(
             {
                 "eventID": raw["eventID"],
@@ -157,9 +153,7 @@ def send_to_destination(arn: str, message: str) -> None:
 # -- CloudWatch Logs ------------------------------------------------------------------------------
 
 
-def put_log_events(
-    account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]
-) -> None:
+def put_log_events(account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
     """Append events, creating the group and stream on first use as the Lambda service does."""
     backend = logs_backends[account][region]
     if group not in backend.groups:

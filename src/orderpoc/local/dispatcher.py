@@ -27,7 +27,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class Dispatcher:
     def __init__(
-        self, moto_app: WsgiApp, runtime: LambdaRuntime, apigw: ApiGatewayFront,
+        self,
+        moto_app: WsgiApp,
+        runtime: LambdaRuntime,
+        apigw: ApiGatewayFront,
         health: Callable[[], dict[str, Any]],
     ) -> None:
         self._moto = moto_app
@@ -41,8 +44,9 @@ class Dispatcher:
             response = self._ours(environ, path)
         except Exception:
             log.exception("%s %s failed", environ.get("REQUEST_METHOD"), path)
-            response = Response(json.dumps({"message": "Internal server error"}), status=500,
-                                mimetype="application/json")
+            response = Response(
+                json.dumps({"message": "Internal server error"}), status=500, mimetype="application/json"
+            )
         if response is not None:
             return response(environ, start_response)
         return self._moto(environ, start_response)

@@ -68,7 +68,7 @@ def matches(value: Any, pattern: dict[str, Any]) -> bool:
 
 def _rule(actual: Any, rule: Any) -> bool:
     if isinstance(rule, dict) and len(rule) == 1:
-        (kind, arg), = rule.items()
+        ((kind, arg),) = rule.items()
         if kind == "exists":
             return (actual is not _MISSING) == bool(arg)
         if actual is _MISSING:
@@ -100,7 +100,7 @@ def _operator(kind: str, arg: Any, actual: Any) -> bool:
     if kind == "numeric":
         if not isinstance(actual, (int, float)) or isinstance(actual, bool):
             return False
-        pairs = zip(arg[::2], arg[1::2])
+        pairs = zip(arg[::2], arg[1::2], strict=False)
         return all(_NUMERIC[op](actual, bound) for op, bound in pairs)
     log.warning("unsupported filter operator %r: treated as no match", kind)
     return False

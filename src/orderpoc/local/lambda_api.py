@@ -30,7 +30,9 @@ def request_region(request: Request) -> str:
 def _error(status: int, code: str, message: str, **extra: str) -> Response:
     body = {"Type": "User", "message": message, **extra}
     return Response(
-        json.dumps(body), status=status, mimetype="application/json",
+        json.dumps(body),
+        status=status,
+        mimetype="application/json",
         headers={"x-amzn-ErrorType": code},
     )
 
@@ -60,8 +62,12 @@ def handle_invoke(request: Request, runtime: LambdaRuntime) -> Response | None:
     try:
         result = runtime.invoke_function(fn, payload)
     except Throttled:
-        return _error(429, "TooManyRequestsException", "Rate Exceeded.",
-                      Reason="ReservedFunctionConcurrentInvocationLimitExceeded")
+        return _error(
+            429,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+            Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+        )
     headers = {"x-amzn-RequestId": result.request_id, "X-Amz-Executed-Version": result.executed_version}
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orderpoc.local import backends
@@ -38,7 +38,7 @@ class InvocationLog:
         self.lines.append(text)
 
     def timed_out(self, seconds: float) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         self.lines.append(f"{stamp} {self.request_id} Task timed out after {seconds:.2f} seconds")
 
     def finish(self, duration_ms: float, memory: int, max_rss_mb: int, init_ms: float | None) -> None:

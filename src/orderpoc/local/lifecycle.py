@@ -7,6 +7,7 @@ Files, under `state_dir/local/`: `server-{port}.pid` (JSON: pid, port, log file)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -81,9 +82,18 @@ def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
     log_fd = os.open(log_file(state_dir, port), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orderpoc.local.server", "--port", str(port),
-             "--state-dir", str(Path(state_dir).resolve())],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "orderpoc.local.server",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(Path(state_dir).resolve()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=str(directory),  # not the user's folder: `-m` puts the cwd on sys.path
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # survives the command that started it; own process group
@@ -135,8 +145,15 @@ def _in_use(port: int) -> str:
 
 
 def _status(state_dir: Path, port: int, health: dict[str, Any]) -> LocalStatus:
-    return LocalStatus(True, health.get("pid"), port, _endpoint(port), health.get("boot_id"),
-                       health.get("started_at"), log_file(state_dir, port))
+    return LocalStatus(
+        True,
+        health.get("pid"),
+        port,
+        _endpoint(port),
+        health.get("boot_id"),
+        health.get("started_at"),
+        log_file(state_dir, port),
+    )
 
 
 def _adopt_or_refuse(state_dir: Path, port: int) -> LocalStatus:
@@ -210,7 +227,5 @@ def _terminate_group(pid: int) -> None:
     procs.terminate_group(pid, alive=_alive)
     child = _children.pop(pid, None)
     if child is not None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            pass

@@ -12,7 +12,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ def read_outbox(state_dir: Path, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Notifier:
@@ -57,7 +57,11 @@ class Notifier:
         self._lock = threading.Lock()
 
     def deliver(
-        self, subscription: Any, message: str, message_id: str, subject: str | None,
+        self,
+        subscription: Any,
+        message: str,
+        message_id: str,
+        subject: str | None,
         attributes: dict[str, Any],
     ) -> None:
         if subscription.protocol == "lambda":
@@ -80,7 +84,11 @@ class Notifier:
             out.write(line)  # one write per line: readers never see half an entry
 
     def _to_lambda(
-        self, subscription: Any, message: str, message_id: str, subject: str | None,
+        self,
+        subscription: Any,
+        message: str,
+        message_id: str,
+        subject: str | None,
         attributes: dict[str, Any],
     ) -> None:
         from orderpoc.local import backends
@@ -104,7 +112,10 @@ class Notifier:
 
 
 def _envelope(
-    subscription: Any, message: str, message_id: str, subject: str | None,
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: str | None,
     attributes: dict[str, Any],
 ) -> dict[str, Any]:
     """The SNS notification document (what email-json and lambda subscribers receive)."""

@@ -90,7 +90,7 @@ def _patch_subscription(subscription_cls: Any, deliver: DeliverHook) -> None:
         if self.protocol not in HOOKED_PROTOCOLS:
             try:
                 return original(self, *args, **kwargs)
-            except Exception:  # noqa: BLE001 - see point 6 of the module docstring
+            except Exception:
                 log.warning("SNS delivery to %s failed", self.endpoint, exc_info=True)
                 return None
         bound = signature.bind(self, *args, **kwargs)
@@ -116,15 +116,11 @@ def _fast_clock() -> None:
 
     unix_time, unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
     sqs_models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
-    sqs_models.unix_time_millis = (
-        lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)
-    )
+    sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)
 
 
 def _make_invoke(invoke: InvokeHook) -> Callable[..., bytes]:
-    def invoke_in_runtime(
-        self: Any, body: str, request_headers: Any, response_headers: Any
-    ) -> bytes:
+    def invoke_in_runtime(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
         payload, error = invoke(self, (body or "{}").encode() if isinstance(body, str) else body)
         if error:
             response_headers["x-amz-function-error"] = error

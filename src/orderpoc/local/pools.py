@@ -27,9 +27,7 @@ class Throttled(Exception):
 class Pool:
     """All warm workers of one (function version, code, configuration)."""
 
-    def __init__(
-        self, config: dict[str, Any], code: bytes, code_dir: Path, make_env: EnvFactory, limit: int
-    ) -> None:
+    def __init__(self, config: dict[str, Any], code: bytes, code_dir: Path, make_env: EnvFactory, limit: int) -> None:
         self.config = config
         self.code_dir = code_dir
         self._make_env = make_env

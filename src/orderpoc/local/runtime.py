@@ -85,16 +85,23 @@ class LambdaRuntime:
         config = backends.function_config(fn)
         request_id = str(uuid.uuid4())
         if not config["runtime"].startswith("python"):
-            return _failure(request_id, config, {
-                "errorType": "Runtime.InvalidRuntime",
-                "errorMessage": f"orderpoc local runs Python functions only, not {config['runtime']!r}",
-            })
+            return _failure(
+                request_id,
+                config,
+                {
+                    "errorType": "Runtime.InvalidRuntime",
+                    "errorMessage": f"orderpoc local runs Python functions only, not {config['runtime']!r}",
+                },
+            )
         while True:
             try:
                 pool = self._pool(fn, config)
             except zipfile.BadZipFile:
-                return _failure(request_id, config, {
-                    "errorType": "Runtime.InvalidEntrypoint", "errorMessage": "the function's code is not a zip"})
+                return _failure(
+                    request_id,
+                    config,
+                    {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": "the function's code is not a zip"},
+                )
             try:
                 return self._run(pool, config, request_id, payload)
             except PoolRetired:
@@ -161,11 +168,20 @@ class LambdaRuntime:
         error = answer.get("error")
         if error and not answer.get("timeout"):
             invocation.error(error)
-        invocation.finish((time.perf_counter() - started) * 1000, config["memory"],
-                          int(answer.get("maxRssMb") or 0), worker.init_ms if worker.invocations <= 1 else None)
+        invocation.finish(
+            (time.perf_counter() - started) * 1000,
+            config["memory"],
+            int(answer.get("maxRssMb") or 0),
+            worker.init_ms if worker.invocations <= 1 else None,
+        )
         try:
-            lambda_logs.write(config["account"], config["region"], f"/aws/lambda/{config['name']}",
-                              worker.log_stream, invocation.lines)
+            lambda_logs.write(
+                config["account"],
+                config["region"],
+                f"/aws/lambda/{config['name']}",
+                worker.log_stream,
+                invocation.lines,
+            )
         except Exception:  # logging must never fail an invocation
             log.exception("could not write logs of %s", config["name"])
         if error:
@@ -176,8 +192,14 @@ class LambdaRuntime:
         return result
 
     @staticmethod
-    def _call(worker: Any, ready: dict[str, Any] | None, invocation: InvocationLog,
-              config: dict[str, Any], request_id: str, payload: bytes) -> dict[str, Any]:
+    def _call(
+        worker: Any,
+        ready: dict[str, Any] | None,
+        invocation: InvocationLog,
+        config: dict[str, Any],
+        request_id: str,
+        payload: bytes,
+    ) -> dict[str, Any]:
         """The worker's answer ({"payload"} or {"error"}, with "logs"), timeouts and exits included."""
         if ready is not None:
             invocation.output(ready.get("logs") or "")
@@ -186,18 +208,25 @@ class LambdaRuntime:
         timeout = config["timeout"]
         try:
             answer = worker.call(
-                {"requestId": request_id, "event": (payload or b"{}").decode(),
-                 "timeoutMs": timeout * 1000, "invokedArn": config["arn"]},
+                {
+                    "requestId": request_id,
+                    "event": (payload or b"{}").decode(),
+                    "timeoutMs": timeout * 1000,
+                    "invokedArn": config["arn"],
+                },
                 timeout=timeout,
             )
             answer["handled"] = True  # the handler ran to the end, error or not: stay warm
             return answer
         except WorkerTimeout:
             invocation.timed_out(timeout)
-            return {"timeout": True, "error": {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
-            }}
+            return {
+                "timeout": True,
+                "error": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
+                },
+            }
         except WorkerDied as exc:
             message = f"RequestId: {request_id} Error: {exc}"
             invocation.lines.append(message)
@@ -223,5 +252,4 @@ def _failure(request_id: str, config: dict[str, Any], error: dict[str, Any]) -> 
         "requestId": request_id,
         "stackTrace": error.get("stackTrace") or [],
     }
-    return InvokeResult(request_id, json.dumps(body).encode(), config["version"], "Unhandled",
-                        body["errorType"])
+    return InvokeResult(request_id, json.dumps(body).encode(), config["version"], "Unhandled", body["errorType"])

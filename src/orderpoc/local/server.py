@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     identity: dict[str, Any] = {
         "service": "orderpoc-local",
         "boot_id": str(uuid.uuid4()),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pid": os.getpid(),
         "port": args.port,
         "state_dir": str(args.state_dir.resolve()),
@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
     try:
-        httpd = make_server(HOST, args.port, app, threaded=True,
-                            request_handler=_raw_headers_handler(WSGIRequestHandler))
+        httpd = make_server(
+            HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler(WSGIRequestHandler)
+        )
     except OSError as exc:
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         runtime.shutdown()

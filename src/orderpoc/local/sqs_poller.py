@@ -43,8 +43,11 @@ class SqsPoller:
         self.report_failures = "ReportBatchItemFailures" in (config.get("FunctionResponseTypes") or [])
         self.filters = filtering.compile_filters(config.get("FilterCriteria"))
         self._sqs = boto3.session.Session().client(
-            "sqs", region_name=self.region, endpoint_url=endpoint,
-            aws_access_key_id="test", aws_secret_access_key="test",
+            "sqs",
+            region_name=self.region,
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
             config=Config(max_pool_connections=self.lanes + 2, retries={"max_attempts": 2}),
         )
         self._url: str | None = None
@@ -52,9 +55,7 @@ class SqsPoller:
 
     def start(self) -> None:
         for lane in range(self.lanes):
-            thread = threading.Thread(
-                target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{lane}", daemon=True
-            )
+            thread = threading.Thread(target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{lane}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -82,13 +83,13 @@ class SqsPoller:
                 if failures == 1:
                     log.warning("sqs mapping %s: %s", self.config["UUID"], exc)
                 self._url = None
-                self._stop.wait(min(2.0 ** failures / 4, 30.0))
+                self._stop.wait(min(2.0**failures / 4, 30.0))
 
     def _queue_url(self) -> str:
         if self._url is None:
-            self._url = self._sqs.get_queue_url(
-                QueueName=self.queue_name, QueueOwnerAWSAccountId=self.account
-            )["QueueUrl"]
+            self._url = self._sqs.get_queue_url(QueueName=self.queue_name, QueueOwnerAWSAccountId=self.account)[
+                "QueueUrl"
+            ]
         return self._url
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
@@ -169,8 +170,10 @@ class SqsPoller:
         for start in range(0, len(messages), 10):
             self._sqs.change_message_visibility_batch(
                 QueueUrl=self._queue_url(),
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                         for i, m in enumerate(messages[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages[start : start + 10])
+                ],
             )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orderpoc.local import backends, filtering
@@ -27,9 +27,7 @@ MAX_BACKOFF = 2.0
 
 
 class StreamPoller:
-    def __init__(
-        self, config: dict[str, Any], runtime: Any, checkpoints: dict[str, int], previous: Any = None
-    ) -> None:
+    def __init__(self, config: dict[str, Any], runtime: Any, checkpoints: dict[str, int], previous: Any = None) -> None:
         self.config = config
         self._previous = previous  # the poller this one replaces: it may still be mid-batch
         self._runtime = runtime
@@ -139,7 +137,7 @@ class StreamPoller:
                     self._advance(part[-1])
                     break
                 retries += 1
-                self._stop.wait(min(0.1 * 2 ** retries, MAX_BACKOFF))
+                self._stop.wait(min(0.1 * 2**retries, MAX_BACKOFF))
 
     def _failed_from(self, result: Any, part: list[dict[str, Any]]) -> int | None:
         """None when the batch succeeded, else the index of the first record to retry."""
@@ -182,7 +180,7 @@ class StreamPoller:
             },
             "responseContext": response_context,
             "version": "1.0",
-            "timestamp": _iso(datetime.now(timezone.utc)),
+            "timestamp": _iso(datetime.now(UTC)),
             "DDBStreamBatchInfo": {
                 "shardId": backends.shard_id(shard) if shard is not None else "",
                 "startSequenceNumber": part[0]["dynamodb"]["SequenceNumber"],
@@ -205,4 +203,4 @@ def _iso(moment: datetime) -> str:
 
 def _arrival(record: dict[str, Any]) -> str:
     seconds = record["dynamodb"].get("ApproximateCreationDateTime") or 0
-    return _iso(datetime.fromtimestamp(float(seconds), timezone.utc))
+    return _iso(datetime.fromtimestamp(float(seconds), UTC))

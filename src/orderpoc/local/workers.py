@@ -3,6 +3,7 @@ deadline, kill."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class WorkerDied(Exception):
 
 
 def new_log_stream(version: str) -> str:
-    today = datetime.now(timezone.utc)
+    today = datetime.now(UTC)
     return f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
 
 
@@ -40,25 +41,27 @@ def environment(config: dict[str, Any], code_dir: Path, stream: str, endpoint: s
     """A worker's environment: the function's variables, then Lambda's reserved ones (they win)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC"}
     env.update({str(k): str(v) for k, v in config["env"].items()})
-    env.update({
-        "HOME": str(home),
-        "AWS_ENDPOINT_URL": endpoint,  # unmodified boto3 code talks to the emulator
-        "AWS_REGION": config["region"],
-        "AWS_DEFAULT_REGION": config["region"],
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_CONFIG_FILE": os.devnull,  # never the user's profiles
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_LAMBDA_FUNCTION_NAME": config["name"],
-        "AWS_LAMBDA_FUNCTION_VERSION": config["version"],
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["memory"]),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config['name']}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config['runtime']}",
-        "LAMBDA_TASK_ROOT": str(code_dir),
-        "_HANDLER": config["handler"],
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "AWS_ENDPOINT_URL": endpoint,  # unmodified boto3 code talks to the emulator
+            "AWS_REGION": config["region"],
+            "AWS_DEFAULT_REGION": config["region"],
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_CONFIG_FILE": os.devnull,  # never the user's profiles
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_LAMBDA_FUNCTION_NAME": config["name"],
+            "AWS_LAMBDA_FUNCTION_VERSION": config["version"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["memory"]),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config['name']}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config['runtime']}",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "_HANDLER": config["handler"],
+        }
+    )
     return env
 
 
@@ -155,14 +158,10 @@ class Worker:
     def kill(self) -> None:
         """SIGKILL and reap: a handler may ignore SIGTERM, and Lambda does not ask either."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 if stream is not None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from orderpoc.aws import error_code, retry, unless_not_found
+from orderpoc.idempotent import create_once
 from orderpoc.resources import apigateway_routes as routes
 from orderpoc.resources.apigateway_access import api_key, usage_plan
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.apigateway_stage import stage
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
-from orderpoc.idempotent import create_once
 from orderpoc.resources.util import changed_tags, say_retry
 
 __all__ = ["RestApi", "api_key", "find_api", "rest_api", "stage", "usage_plan"]
@@ -56,10 +56,13 @@ class RestApi(Resource):
         if desired.get("description", "") != have.get("description"):
             ops.append({"op": "replace", "path": "/description", "value": desired.get("description", "")})
         if desired["endpoint_type"] != have.get("endpoint_type"):
-            ops.append({
-                "op": "replace", "path": f"/endpointConfiguration/types/{have.get('endpoint_type')}",
-                "value": desired["endpoint_type"],
-            })
+            ops.append(
+                {
+                    "op": "replace",
+                    "path": f"/endpointConfiguration/types/{have.get('endpoint_type')}",
+                    "value": desired["endpoint_type"],
+                }
+            )
         if ops:
             client.update_rest_api(restApiId=api_id, patchOperations=ops)
         tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
@@ -83,12 +86,19 @@ class RestApi(Resource):
             api_id = api["id"]
         # AWS allows one DeleteRestApi per 30 s per account; botocore's own throttling retries
         # may run out when several stacks come down at once.
-        return unless_not_found(lambda: retry(
-            lambda: client.delete_rest_api(restApiId=api_id),
-            should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
-            attempts=6, base_delay=10.0, max_delay=30.0,
-            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
-        )) is not None
+        return (
+            unless_not_found(
+                lambda: retry(
+                    lambda: client.delete_rest_api(restApiId=api_id),
+                    should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
+                    attempts=6,
+                    base_delay=10.0,
+                    max_delay=30.0,
+                    on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
+                )
+            )
+            is not None
+        )
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         # Routes compared one by one, so the message names the route and the field.
@@ -128,15 +138,17 @@ def _observe_gateway_responses(client: Any, api_id: str) -> Config:
     items = client.get_gateway_responses(restApiId=api_id, limit=500).get("items", [])
     return {
         r["responseType"]: {"status_code": r.get("statusCode"), "templates": r.get("responseTemplates") or {}}
-        for r in items if not r.get("defaultResponse")
+        for r in items
+        if not r.get("defaultResponse")
     }
 
 
 def _put_gateway_responses(client: Any, api_id: str, desired: Config, have: Config) -> None:
     for kind, want in (desired.get("gateway_responses") or {}).items():
         if have.get(kind) != want:
-            client.put_gateway_response(restApiId=api_id, responseType=kind, statusCode=want["status_code"],
-                                        responseTemplates=want["templates"])
+            client.put_gateway_response(
+                restApiId=api_id, responseType=kind, statusCode=want["status_code"], responseTemplates=want["templates"]
+            )
 
 
 rest_api = RestApi()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from orderpoc.aws import unless_not_found
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.idempotent import create_once
+from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found, say_retry
 
 
@@ -28,10 +28,14 @@ class ApiKey(Resource):
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         return create_once(
-            lambda: self._live(ctx.clients("apigateway", single_shot=True).create_api_key(
-                name=name, description=desired.get("description", ""), enabled=bool(desired["enabled"]),
-                tags=desired.get("tags") or {},
-            )),  # _live drops the value the create response carries
+            lambda: self._live(
+                ctx.clients("apigateway", single_shot=True).create_api_key(
+                    name=name,
+                    description=desired.get("description", ""),
+                    enabled=bool(desired["enabled"]),
+                    tags=desired.get("tags") or {},
+                )
+            ),  # _live drops the value the create response carries
             lambda: self.find(ctx, name, desired),
             on_wait=say_retry(ctx, name),
         )
@@ -106,10 +110,11 @@ class UsagePlan(Resource):
         return None if plan is None else self._live(ctx, plan, desired)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
-        client = ctx.clients("apigateway")
         params: dict[str, Any] = {
-            "name": name, "description": desired.get("description", ""),
-            "apiStages": desired.get("api_stages") or [], "tags": desired.get("tags") or {},
+            "name": name,
+            "description": desired.get("description", ""),
+            "apiStages": desired.get("api_stages") or [],
+            "tags": desired.get("tags") or {},
         }
         if desired.get("throttle"):
             params["throttle"] = desired["throttle"]
@@ -134,8 +139,10 @@ class UsagePlan(Resource):
                 ops.append({"op": "remove", "path": f"/{part}"})
             elif want is not None and diff_config(want, was or {}):
                 op = "replace" if was else "add"
-                ops += [{"op": op, "path": f"/{part}/{k}", "value": _num(v) if k != "period" else v}
-                        for k, v in want.items()]
+                ops += [
+                    {"op": op, "path": f"/{part}/{k}", "value": _num(v) if k != "period" else v}
+                    for k, v in want.items()
+                ]
         want_stages = {f"{s['apiId']}:{s['stage']}" for s in desired.get("api_stages") or []}
         have_stages = {f"{s['apiId']}:{s['stage']}" for s in have.get("api_stages") or []}
         ops += [{"op": "add", "path": "/apiStages", "value": s} for s in sorted(want_stages - have_stages)]
@@ -163,8 +170,10 @@ class UsagePlan(Resource):
             return False
         plan_id = live.outputs["id"]
         # Detach first: AWS refuses to delete a plan that still has API stages.
-        stages = [{"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"}
-                  for s in live.config["api_stages"]]
+        stages = [
+            {"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"}
+            for s in live.config["api_stages"]
+        ]
         if stages:
             client.update_usage_plan(usagePlanId=plan_id, patchOperations=stages)
         for key_id in live.config["api_key_ids"]:

@@ -52,14 +52,13 @@ def observe(client: Any, api_id: str, desired: Config) -> Snapshot:
     want_model = desired.get("model") or {}
     content_type = want_model.get("content_type", "application/json")
     validator = validators.get((desired.get("validator") or {}).get("name", ""))
-    routes = {
-        key: _route(key, m, validator["id"] if validator else None, content_type) for key, m in methods.items()
-    }
+    routes = {key: _route(key, m, validator["id"] if validator else None, content_type) for key, m in methods.items()}
     order = [(r["path"], r["method"]) for r in desired.get("routes", [])]
     config = {
         "integration_uri": _observed_uri(desired, [methods[k] for k in order if k in methods]),
         "model": _model(models.get(want_model.get("name", ""))),
-        "validator": validator and {
+        "validator": validator
+        and {
             "name": validator["name"],
             "validate_body": bool(validator.get("validateRequestBody")),
             "validate_parameters": bool(validator.get("validateRequestParameters")),
@@ -88,8 +87,12 @@ def reconcile(client: Any, api_id: str, snap: Snapshot, desired: Config) -> None
             method = None
         if method is None or not _integration_ok(method, uri):
             client.put_integration(
-                restApiId=api_id, resourceId=resource_id, httpMethod=key[1],
-                type="AWS_PROXY", integrationHttpMethod="POST", uri=uri,
+                restApiId=api_id,
+                resourceId=resource_id,
+                httpMethod=key[1],
+                type="AWS_PROXY",
+                integrationHttpMethod="POST",
+                uri=uri,
             )
     for key in snap.methods.keys() - wanted - deleted:  # methods nobody asked for are not exposed
         client.delete_method(restApiId=api_id, resourceId=snap.resource_ids[key[0]], httpMethod=key[1])
@@ -98,6 +101,7 @@ def reconcile(client: Any, api_id: str, snap: Snapshot, desired: Config) -> None
 def route_diff(want: Config, have: Config, prefix: str = "") -> list[str]:
     """diff_config for one route, with request_parameters compared whole: an extra parameter
     someone added is drift too (the default diff ignores keys only the live side has)."""
+
     def flat(route: Config) -> Config:
         return {k: canonical(v) if isinstance(v, dict) else v for k, v in route.items()}
 
@@ -154,9 +158,14 @@ def _ensure_validator(client: Any, api_id: str, snap: Snapshot, want: Config | N
     body, params = bool(want["validate_body"]), bool(want["validate_parameters"])
     have = snap.validators.get(want["name"])
     if have is None:
-        return str(client.create_request_validator(
-            restApiId=api_id, name=want["name"], validateRequestBody=body, validateRequestParameters=params,
-        )["id"])
+        return str(
+            client.create_request_validator(
+                restApiId=api_id,
+                name=want["name"],
+                validateRequestBody=body,
+                validateRequestParameters=params,
+            )["id"]
+        )
     ops = [
         {"op": "replace", "path": f"/{attr}", "value": str(value).lower()}
         for attr, value in (("validateRequestBody", body), ("validateRequestParameters", params))
@@ -186,7 +195,10 @@ def _ensure_model(client: Any, api_id: str, snap: Snapshot, want: Config | None)
                 deleted.add(key)
         client.delete_model(restApiId=api_id, modelName=want["name"])
     client.create_model(
-        restApiId=api_id, name=want["name"], contentType=want["content_type"], schema=json.dumps(want["schema"]),
+        restApiId=api_id,
+        name=want["name"],
+        contentType=want["content_type"],
+        schema=json.dumps(want["schema"]),
     )
     return deleted
 
@@ -205,8 +217,11 @@ def _put_method(
     client: Any, api_id: str, resource_id: str, route: Config, validator_id: str | None, content_type: str
 ) -> None:
     params: dict[str, Any] = {
-        "restApiId": api_id, "resourceId": resource_id, "httpMethod": route["method"],
-        "authorizationType": "NONE", "apiKeyRequired": bool(route["api_key_required"]),
+        "restApiId": api_id,
+        "resourceId": resource_id,
+        "httpMethod": route["method"],
+        "authorizationType": "NONE",
+        "apiKeyRequired": bool(route["api_key_required"]),
         "requestParameters": route.get("request_parameters") or {},
         "requestModels": {content_type: route["model"]} if route.get("model") else {},
     }

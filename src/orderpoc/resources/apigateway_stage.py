@@ -7,14 +7,15 @@ description: equal means the stage already serves this API, different means depl
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import botocore.exceptions
 
 from orderpoc.aws import is_not_found, unless_not_found
+from orderpoc.idempotent import create_once
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
-from orderpoc.idempotent import create_once
 from orderpoc.resources.util import changed_tags, paginate, say_retry
 from orderpoc.settings import Names
 
@@ -71,8 +72,11 @@ class ApiStage(Resource):
         client = ctx.clients("apigateway")
         api_id = desired["rest_api_id"]
         client.create_stage(
-            restApiId=api_id, stageName=name, deploymentId=_deployment(ctx, api_id, desired["revision"]),
-            description=desired.get("description", ""), tags=desired.get("tags") or {},
+            restApiId=api_id,
+            stageName=name,
+            deploymentId=_deployment(ctx, api_id, desired["revision"]),
+            description=desired.get("description", ""),
+            tags=desired.get("tags") or {},
         )
         ops = _settings_ops(desired.get("method_settings") or {}, {})
         if ops:  # create_stage takes no method settings
@@ -159,8 +163,10 @@ def _deployment(ctx: Context, api_id: str, revision: str) -> str:
 
     single_shot = ctx.clients("apigateway", single_shot=True)
     return find() or create_once(
-        lambda: str(single_shot.create_deployment(restApiId=api_id, description=revision)["id"]), find,
-        on_wait=say_retry(ctx, "deployment"))
+        lambda: str(single_shot.create_deployment(restApiId=api_id, description=revision)["id"]),
+        find,
+        on_wait=say_retry(ctx, "deployment"),
+    )
 
 
 def _forget_deployment(client: Any, api_id: str, deployment_id: str) -> None:
@@ -168,10 +174,8 @@ def _forget_deployment(client: Any, api_id: str, deployment_id: str) -> None:
 
     AWS refuses while another stage still points at it; that stage is not ours to judge, so leave it.
     """
-    try:
+    with contextlib.suppress(botocore.exceptions.ClientError):
         client.delete_deployment(restApiId=api_id, deploymentId=deployment_id)
-    except botocore.exceptions.ClientError:
-        pass
 
 
 stage = ApiStage()

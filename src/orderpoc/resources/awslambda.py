@@ -77,23 +77,20 @@ class LambdaFunction(Resource):
         have = live.config
         if desired["code_sha256"] != have.get("code_sha256"):
             retry(
-                lambda: client.update_function_code(
-                    FunctionName=name, ZipFile=desired["_zip"], Publish=False
-                ),
+                lambda: client.update_function_code(FunctionName=name, ZipFile=desired["_zip"], Publish=False),
                 should_retry=is_conflict,
                 on_wait=say_retry(ctx, name),
             )
             self._wait_updated(ctx, name)
         keys = [
-            k for k in [*_CONFIG_PARAMS, "environment"]
+            k
+            for k in [*_CONFIG_PARAMS, "environment"]
             if k in desired and canonical(desired[k]) != canonical(have.get(k))
         ]
         if keys:
             # Conflict: a code update (ours, or someone's deploy) is still in progress.
             retry(
-                lambda: client.update_function_configuration(
-                    FunctionName=name, **_config_params(desired, keys)
-                ),
+                lambda: client.update_function_configuration(FunctionName=name, **_config_params(desired, keys)),
                 should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
                 on_wait=say_retry(ctx, name),
             )
@@ -115,9 +112,7 @@ class LambdaFunction(Resource):
 
     def _wait_updated(self, ctx: Context, name: str) -> None:
         ctx.say(f"waiting for function {name} update")
-        ctx.clients("lambda").get_waiter("function_updated_v2").wait(
-            FunctionName=name, WaiterConfig=_UPDATE_WAIT
-        )
+        ctx.clients("lambda").get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
 
     def _refind(self, ctx: Context, name: str, desired: Config) -> Live:
         live = self.find(ctx, name, desired)
@@ -186,11 +181,13 @@ class LambdaPermission(Resource):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         function_name, statement_id = _split(name)
-        removed = unless_not_found(lambda: retry(
-            lambda: ctx.clients("lambda").remove_permission(FunctionName=function_name, StatementId=statement_id),
-            should_retry=is_conflict,
-            on_wait=say_retry(ctx, name),
-        ))
+        removed = unless_not_found(
+            lambda: retry(
+                lambda: ctx.clients("lambda").remove_permission(FunctionName=function_name, StatementId=statement_id),
+                should_retry=is_conflict,
+                on_wait=say_retry(ctx, name),
+            )
+        )
         return removed is not None
 
 

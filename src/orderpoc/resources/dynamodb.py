@@ -61,7 +61,8 @@ class Table(Resource):
         have = live.config
         if have["hash_key"] != desired["hash_key"]:
             raise ResourceError(
-                name, f"the table's key is {have['hash_key']!r}, not {desired['hash_key']!r}; a key cannot be "
+                name,
+                f"the table's key is {have['hash_key']!r}, not {desired['hash_key']!r}; a key cannot be "
                 "changed in place: run `orderpoc down` (this deletes the table's data) and then `up`",
             )
         _check_billing(name, desired)
@@ -77,7 +78,10 @@ class Table(Resource):
             if desired["stream_view_type"] is not None:
                 ddb.update_table(TableName=name, StreamSpecification=_stream(desired["stream_view_type"]))
                 self._wait_active(ctx, name)
-        if "point_in_time_recovery" in desired and have.get("point_in_time_recovery") != desired["point_in_time_recovery"]:
+        if (
+            "point_in_time_recovery" in desired
+            and have.get("point_in_time_recovery") != desired["point_in_time_recovery"]
+        ):
             self._set_pitr(ctx, name, desired["point_in_time_recovery"])
         tags = changed_tags(desired["tags"], have["tags"])
         if tags:

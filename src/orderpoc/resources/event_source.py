@@ -19,13 +19,28 @@ from orderpoc.resources.util import paginate, recorded_or_found, say_retry
 
 # What update_event_source_mapping accepts; anything else (EventSourceArn, StartingPosition...) is
 # fixed at creation, so drift there means delete and recreate.
-UPDATABLE = frozenset({
-    "FunctionName", "Enabled", "BatchSize", "FilterCriteria", "MaximumBatchingWindowInSeconds",
-    "DestinationConfig", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts", "ParallelizationFactor", "SourceAccessConfigurations",
-    "TumblingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
-    "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig",
-})
+UPDATABLE = frozenset(
+    {
+        "FunctionName",
+        "Enabled",
+        "BatchSize",
+        "FilterCriteria",
+        "MaximumBatchingWindowInSeconds",
+        "DestinationConfig",
+        "MaximumRecordAgeInSeconds",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "ParallelizationFactor",
+        "SourceAccessConfigurations",
+        "TumblingWindowInSeconds",
+        "FunctionResponseTypes",
+        "ScalingConfig",
+        "DocumentDBEventSourceConfig",
+        "KMSKeyArn",
+        "MetricsConfig",
+        "ProvisionedPollerConfig",
+    }
+)
 _STEADY = ("Enabled", "Disabled")
 _WAIT_SECONDS = 300.0  # SQS mappings can take a minute or two to create or delete on AWS
 
@@ -86,15 +101,19 @@ class EventSourceMapping(Resource):
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         function_name, source_name = _split(name)
         client = ctx.clients("lambda")
-        mappings = unless_not_found(lambda: list(paginate(
-            client, "list_event_source_mappings", "EventSourceMappings", FunctionName=function_name,
-        )))
+        mappings = unless_not_found(
+            lambda: list(
+                paginate(
+                    client,
+                    "list_event_source_mappings",
+                    "EventSourceMappings",
+                    FunctionName=function_name,
+                )
+            )
+        )
         if mappings is None:
             return None
-        found = [
-            m for m in mappings
-            if _matches(m["EventSourceArn"], source_name) and m.get("State") != "Deleting"
-        ]
+        found = [m for m in mappings if _matches(m["EventSourceArn"], source_name) and m.get("State") != "Deleting"]
         # The exact source first: a stale mapping on an old stream of the same table also matches.
         found.sort(key=lambda m: m["EventSourceArn"] != desired.get("EventSourceArn"))
         return _live(found[0]) if found else None
@@ -109,7 +128,8 @@ class EventSourceMapping(Resource):
 
         uuid = retry(
             lambda: create_once(
-                lambda: str(single_shot.create_event_source_mapping(**params)["UUID"]), found_uuid,
+                lambda: str(single_shot.create_event_source_mapping(**params)["UUID"]),
+                found_uuid,
                 on_wait=say_retry(ctx, name),
             ),
             should_retry=_create_retryable,
@@ -119,9 +139,7 @@ class EventSourceMapping(Resource):
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         want, have = _normal(desired), _normal(live.config)
-        changed = [
-            k for k in want if not k.startswith("_") and diff_config({k: want[k]}, have)
-        ]
+        changed = [k for k in want if not k.startswith("_") and diff_config({k: want[k]}, have)]
         fixed = [k for k in changed if k not in UPDATABLE]
         if fixed:
             ctx.say(f"{name}: {', '.join(fixed)} cannot be updated in place; recreating the mapping")
@@ -130,9 +148,7 @@ class EventSourceMapping(Resource):
         uuid = live.outputs["uuid"]
         # Conflict (ResourceInUseException): the mapping is still Creating/Updating.
         retry(
-            lambda: ctx.clients("lambda").update_event_source_mapping(
-                UUID=uuid, **{k: desired[k] for k in changed}
-            ),
+            lambda: ctx.clients("lambda").update_event_source_mapping(UUID=uuid, **{k: desired[k] for k in changed}),
             should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
             on_wait=say_retry(ctx, name),
         )
@@ -146,11 +162,13 @@ class EventSourceMapping(Resource):
         # Read first: moto answers 200 to deleting an unknown UUID; on AWS it is one cheap call.
         if self._get(ctx, uuid) is None:
             return False
-        deleted = unless_not_found(lambda: retry(
-            lambda: client.delete_event_source_mapping(UUID=uuid),
-            should_retry=is_conflict,
-            on_wait=say_retry(ctx, name),
-        ))
+        deleted = unless_not_found(
+            lambda: retry(
+                lambda: client.delete_event_source_mapping(UUID=uuid),
+                should_retry=is_conflict,
+                on_wait=say_retry(ctx, name),
+            )
+        )
         if deleted is None:
             return False
         self._wait(ctx, name, uuid, lambda m: m is None or m["State"] != "Deleting")
@@ -159,8 +177,12 @@ class EventSourceMapping(Resource):
     def drift(self, live: Live, desired: Config) -> list[str]:
         problems = diff_config(_normal(desired), _normal(live.config))
         return [
-            p + (" (cannot be updated in place: the mapping is recreated)"
-                 if p.split(":", 1)[0].split(".")[0] not in UPDATABLE else "")
+            p
+            + (
+                " (cannot be updated in place: the mapping is recreated)"
+                if p.split(":", 1)[0].split(".")[0] not in UPDATABLE
+                else ""
+            )
             for p in problems
         ]
 

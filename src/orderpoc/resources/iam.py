@@ -80,7 +80,8 @@ class IamRole(Resource):
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         iam = ctx.clients("iam")
         role = iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(desired["trust_policy"]),
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(desired["trust_policy"]),
             Tags=dict_to_tags(desired["tags"]),
         )["Role"]
         self._put_policy(ctx, name, desired)
@@ -118,8 +119,10 @@ class IamRole(Resource):
     def _written(outputs: Outputs, desired: Config, tags: dict[str, str] | None = None) -> Live:
         """What the role now is, from what was written (IAM reads may lag behind writes)."""
         config = {
-            "trust_policy": normalise_policy(desired["trust_policy"]), "policy_name": desired["policy_name"],
-            "policy": normalise_policy(desired["policy"]), "tags": {**(tags or {}), **desired["tags"]},
+            "trust_policy": normalise_policy(desired["trust_policy"]),
+            "policy_name": desired["policy_name"],
+            "policy": normalise_policy(desired["policy"]),
+            "tags": {**(tags or {}), **desired["tags"]},
         }
         return Live(outputs, config)
 

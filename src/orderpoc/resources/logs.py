@@ -30,7 +30,9 @@ class LogGroup(Resource):
         if desired["retention_days"] is not None:
             logs.put_retention_policy(logGroupName=name, retentionInDays=desired["retention_days"])
         arn = ctx.arn("logs", f"log-group:{name}")
-        return Live({"arn": arn, "name": name}, {"retention_days": desired["retention_days"], "tags": dict(desired["tags"])})
+        return Live(
+            {"arn": arn, "name": name}, {"retention_days": desired["retention_days"], "tags": dict(desired["tags"])}
+        )
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         logs = ctx.clients("logs")

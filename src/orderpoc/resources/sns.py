@@ -25,7 +25,9 @@ class Topic(Resource):
         arn = ctx.clients("sns").create_topic(
             Name=name, Attributes=desired["attributes"], Tags=dict_to_tags(desired["tags"])
         )["TopicArn"]
-        return Live({"arn": arn, "name": name}, {"attributes": dict(desired["attributes"]), "tags": dict(desired["tags"])})
+        return Live(
+            {"arn": arn, "name": name}, {"attributes": dict(desired["attributes"]), "tags": dict(desired["tags"])}
+        )
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         sns, arn = ctx.clients("sns"), live.outputs["arn"]
@@ -49,7 +51,9 @@ class Topic(Resource):
     def figures(self, ctx: Context, live: Live) -> dict[str, int]:
         # Counted from the list, not SubscriptionsConfirmed/Pending: AWS refreshes those counters
         # lazily and moto never does.
-        subs = paginate(ctx.clients("sns"), "list_subscriptions_by_topic", "Subscriptions", TopicArn=live.outputs["arn"])
+        subs = paginate(
+            ctx.clients("sns"), "list_subscriptions_by_topic", "Subscriptions", TopicArn=live.outputs["arn"]
+        )
         arns = [sub["SubscriptionArn"] for sub in subs]
         confirmed = sum(arn.startswith("arn:") for arn in arns)
         return {"subscriptions": confirmed, "pending": len(arns) - confirmed}
@@ -76,7 +80,9 @@ class Subscription(Resource):
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         arn = ctx.clients("sns").subscribe(
-            TopicArn=desired["topic_arn"], Protocol=desired["protocol"], Endpoint=desired["endpoint"],
+            TopicArn=desired["topic_arn"],
+            Protocol=desired["protocol"],
+            Endpoint=desired["endpoint"],
             ReturnSubscriptionArn=True,  # the real ARN even while confirmation is pending
         )["SubscriptionArn"]
         if desired["protocol"] == "email":

@@ -27,6 +27,7 @@ def _read(attributes: dict[str, str]) -> dict[str, Any]:
 
 def _write(attributes: dict[str, Any]) -> dict[str, str]:
     """The desired shape -> SQS's strings: dicts as JSON, True as "true", 180 as "180"."""
+
     def text(value: Any) -> str:
         if isinstance(value, dict):
             return json.dumps(value)
@@ -68,10 +69,14 @@ class Queue(Resource):
 
         # Full-jitter backoff, capped at 10 s, over ~25 attempts: comfortably past the 60 s.
         url = retry(
-            lambda: sqs.create_queue(
-                QueueName=name, Attributes=_write(desired["attributes"]), tags=desired["tags"]
-            )["QueueUrl"],
-            should_retry=_deleted_recently, attempts=25, base_delay=1.0, max_delay=10.0, on_wait=on_wait,
+            lambda: sqs.create_queue(QueueName=name, Attributes=_write(desired["attributes"]), tags=desired["tags"])[
+                "QueueUrl"
+            ],
+            should_retry=_deleted_recently,
+            attempts=25,
+            base_delay=1.0,
+            max_delay=10.0,
+            on_wait=on_wait,
         )
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         config = {"attributes": _read(_write(desired["attributes"])), "tags": dict(desired["tags"])}
@@ -93,9 +98,10 @@ class Queue(Resource):
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         sqs = ctx.clients("sqs")
         # The URL is looked up even when recorded: it proves the queue still exists.
-        return unless_not_found(
-            lambda: sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        ) is not None
+        return (
+            unless_not_found(lambda: sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"]))
+            is not None
+        )
 
     def figures(self, ctx: Context, live: Live) -> dict[str, int]:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
