@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpoc import graph
+from orderpoc.errors import EngineError
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
 from orderpoc.state import State
+
+__all__ = ["Engine", "EngineError", "Event", "Report", "Spec", "config_hash"]
 
 Builder = Callable[[Mapping[str, Outputs]], Config]
 MAX_TWINS = 5
@@ -63,13 +66,6 @@ class Report:
 def config_hash(desired: Config) -> str:
     public = {k: v for k, v in desired.items() if not k.startswith("_")}
     return hashlib.sha256(canonical(public).encode()).hexdigest()[:16]
-
-
-class EngineError(Exception):
-    def __init__(self, failures: dict[str, BaseException]) -> None:
-        self.failures = failures
-        lines = [f"{key}: {exc}" for key, exc in failures.items()]
-        super().__init__("; ".join(lines))
 
 
 class Engine:

@@ -14,3 +14,12 @@ class ResourceError(Exception):
     def __init__(self, resource: str, message: str) -> None:
         super().__init__(f"{resource}: {message}")
         self.resource = resource
+
+
+class EngineError(Exception):
+    """Some resources failed during a walk of the graph; the rest converged. Carries each failure."""
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        self.failures = failures
+        lines = [f"{key}: {exc}" for key, exc in failures.items()]
+        super().__init__("; ".join(lines))

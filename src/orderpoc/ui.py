@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bars
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from orderpoc.engine import Event, Report
+if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 for `--help`
+    from orderpoc.engine import Event, Report
+    from orderpoc.invalid import Case
+    from orderpoc.load import LoadResult
+    from orderpoc.trace import Trace
+
+HOPS = ("accepted", "stored", "notified")  # as orderpoc.trace.HOPS, without importing boto3
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -141,3 +149,82 @@ def status_table(reports: list[Report]) -> Table:
         # An ARN derived from the name says nothing new; full ARNs are in --json.
         table.add_row(report.key, report.name, state, "" if report.name in ident else ident, figures)
     return table
+
+
+def print_notices(notices: list[str]) -> None:
+    for notice in notices:
+        console.print(f"[yellow]note:[/] {notice}")
+
+
+# -- send-test-order ----------------------------------------------------------------------------
+def print_trace(trace: Trace) -> None:
+    console.print(f"order {trace.order_id or '-'}  (HTTP {trace.http_status})")
+    for hop in HOPS:
+        if hop in trace.hops:
+            console.print(f"  [green]✓[/] {hop:<9} {trace.hops[hop] * 1000:8.0f} ms")
+        else:
+            console.print(f"  [red]✗[/] {hop:<9}      not seen")
+    for hint in trace.hints:
+        console.print(f"  [yellow]{hint}[/]")
+    if trace.ok:
+        console.print("[bold green]The order went through every hop.[/]")
+
+
+def print_invalid(cases: list[Case], stored: int | None) -> None:
+    table = Table(title="invalid orders", title_justify="left")
+    for column in ("case", "expected", "got", ""):
+        table.add_column(column)
+    for case in cases:
+        table.add_row(case.name, str(case.expected), str(case.got), "[green]✓[/]" if case.ok else "[red]✗[/]")
+    console.print(table)
+    if stored is None:
+        console.print(
+            "[red]unverified:[/] a valid order sent after them was not stored in time, "
+            "so 'none stored' proves nothing; check `orderpoc status`"
+        )
+    else:
+        console.print(f"stored: {stored} (must be 0)")
+
+
+@contextmanager
+def load_progress(count: int, *, enabled: bool = True) -> Iterator[Callable[[str, int], None]]:
+    """One bar per hop on a terminal; yields the callback that advances a hop's bar."""
+    columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Bars(*columns, console=console, disable=not enabled or not console.is_terminal) as bars:
+        tasks = {hop: bars.add_task(hop, total=count) for hop in HOPS}
+        yield lambda hop, n: bars.advance(tasks[hop], n)
+
+
+def print_load(result: LoadResult, count: int, concurrency: int) -> None:
+    table = Table(title=f"{count} orders, concurrency {concurrency}", title_justify="left")
+    for column in ("hop", "count", "p50 ms", "p90 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    counts = {"accepted": result.accepted, "stored": result.stored, "notified": result.notified}
+    for hop in HOPS:
+        cells = [f"{v * 1000:.0f}" if v is not None else "-" for v in result.latencies[hop].values()]
+        table.add_row(hop, str(counts[hop]), *cells)
+    console.print(table)
+    console.print(
+        f"rejected: {dict(result.rejected) or 0}  duplicates: {result.duplicates}  "
+        f"repeated notifications: {result.duplicate_notifications}  "
+        f"missing: {result.missing}  throughput: {result.orders_per_second:.1f} orders/s"
+    )
+
+
+# -- orderpoc local -----------------------------------------------------------------------------
+def print_local_status(data: dict[str, Any]) -> None:
+    if data.get("running"):
+        console.print(
+            f"[green]running[/] at {data['endpoint']} (pid {data['pid']}, since {data['started_at']}); "
+            f"log: {data['log_file']}"
+        )
+    else:
+        console.print(f"not running (port {data['port']})")
+
+
+def print_outbox(mails: list[dict[str, Any]]) -> None:
+    if not mails:
+        console.print("no email notifications yet (subscribe one with `orderpoc up --notify-email ADDRESS`)")
+    for mail in mails:
+        console.print(f"[bold]{mail.get('timestamp', '')}[/] to {mail.get('endpoint', '')}: {mail.get('subject', '')}")
+        console.print(f"  {mail.get('message', '')}")

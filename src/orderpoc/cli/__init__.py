@@ -1,0 +1,82 @@
+"""The `orderpoc` command: a thin click layer that parses, calls orderpoc.app, renders with orderpoc.ui.
+
+Each command lives in a module of this package that imports only `orderpoc.cli.options` (and the
+layers below); this module assembles them into one group and owns the exit-code contract:
+0 ok, 1 the job failed (rerun converges), 2 the input is wrong (one line, no traceback), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from orderpoc import __version__, ui
+from orderpoc.cli import local_commands, send_test_order, stack_commands
+from orderpoc.errors import EngineError, UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="orderpoc")
+def cli() -> None:
+    """Provision, inspect, exercise and tear down a serverless order pipeline.
+
+    \b
+    POST /order -> API Gateway -> Lambda intake -> SQS -> Lambda processor
+                -> DynamoDB (Streams) -> Lambda notifier -> SNS
+
+    Runs on an embedded local AWS by default (no account, no Docker); --target aws deploys the
+    same resources to a real account.
+
+    \b
+    Try:  orderpoc up && orderpoc send-test-order && orderpoc status && orderpoc down
+    """
+
+
+for command in (
+    stack_commands.up,
+    stack_commands.down,
+    stack_commands.status,
+    send_test_order.send_test_order,
+    local_commands.local,
+):
+    cli.add_command(command)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors are one line and exit 2; no traceback unless ORDERPOC_DEBUG=1."""
+    debug = os.environ.get("ORDERPOC_DEBUG") == "1"
+    # A polite kill is handled like Ctrl-C, so cleanups (send-test-order's probe queue) still run.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = cli.main(args=argv, prog_name="orderpoc", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        ui.err_console.print("interrupted: rerun the same command to converge")
+        code = 130
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        ui.err_console.print(f"error: {exc.format_message()}{hint}", soft_wrap=True)
+        code = 2
+    except UserError as exc:
+        ui.err_console.print(f"error: {exc}", soft_wrap=True)
+        code = 2
+    except EngineError as exc:
+        for key, error in exc.failures.items():
+            ui.err_console.print(f"error: {key}: {error}", soft_wrap=True)
+        ui.err_console.print("Nothing is lost: rerun the same command to converge.")
+        code = 1
+    except Exception as exc:  # last resort: one line, traceback only on request
+        if debug:
+            raise
+        ui.err_console.print(
+            f"error: {type(exc).__name__}: {exc} (ORDERPOC_DEBUG=1 shows the traceback)", soft_wrap=True
+        )
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

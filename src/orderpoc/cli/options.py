@@ -1,0 +1,116 @@
+"""What every command shares: the common options, --json, and the helpers that print for scripts.
+
+Command modules import this one and nothing of each other; `orderpoc.cli` assembles the group.
+Nothing heavy (boto3, the engine) is imported here, so `orderpoc --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orderpoc.errors import UserError
+from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK, TARGETS, Settings, validate_region
+
+Command = Callable[..., Any]
+
+
+def common_options(command: Command) -> Command:
+    """The options every stack command takes; each also reads an ORDERPOC_* environment variable."""
+    options = [
+        click.option(
+            "--stack",
+            default=DEFAULT_STACK,
+            envvar="ORDERPOC_STACK",
+            show_default=True,
+            help="Stack name: every resource name derives from it.",
+        ),
+        click.option(
+            "--target",
+            type=click.Choice(TARGETS),
+            default="local",
+            envvar="ORDERPOC_TARGET",
+            show_default=True,
+            help="local: the embedded AWS on 127.0.0.1; aws: a real account.",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            envvar=["ORDERPOC_REGION"],
+            help=f"AWS region [default: AWS_REGION, else {DEFAULT_REGION}]",
+        ),
+        click.option("--profile", default=None, envvar="ORDERPOC_PROFILE", help="AWS profile (target aws)."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            envvar="ORDERPOC_ENDPOINT_URL",
+            help="AWS-compatible endpoint for --target aws (e.g. LocalStack).",
+        ),
+        state_dir_option,
+    ]
+
+    @functools.wraps(command)
+    def wrapper(
+        stack: str,
+        target: str,
+        region: str | None,
+        profile: str | None,
+        endpoint_url: str | None,
+        state_dir: Path,
+        **kwargs: Any,
+    ) -> Any:
+        if target == "local" and endpoint_url:
+            raise UserError("--endpoint-url goes with --target aws; the local target runs its own endpoint")
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        validate_region(region)
+        settings = Settings(
+            stack=stack,
+            target=target,
+            region=region,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            state_dir=state_dir,
+            local_port=local_port(),
+        )
+        return command(settings, **kwargs)
+
+    decorated: Command = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
+
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".orderpoc"),
+    envvar="ORDERPOC_STATE_DIR",
+    show_default=True,
+    help="Where state files (and the local AWS's pid, log and outbox) live.",
+)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+
+
+def local_port() -> int:
+    """The embedded AWS's port: ORDERPOC_LOCAL_PORT, else the default."""
+    raw = os.environ.get("ORDERPOC_LOCAL_PORT", str(DEFAULT_LOCAL_PORT))
+    if not raw.isdigit():
+        raise UserError(f"ORDERPOC_LOCAL_PORT must be a port number, got {raw!r}")
+    return int(raw)
+
+
+def print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def next_flags(settings: Settings) -> str:
+    """The flags to repeat in a suggested next command, so it acts on the same stack."""
+    flags = "" if settings.stack == DEFAULT_STACK else f" --stack {settings.stack}"
+    return flags + ("" if settings.target == "local" else f" --target {settings.target}")

@@ -1,0 +1,94 @@
+"""`orderpoc send-test-order`: one order followed hop by hop, a set of invalid ones, or a load test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orderpoc import ui
+from orderpoc.cli.options import common_options, print_json
+from orderpoc.errors import UserError
+from orderpoc.settings import Settings
+
+
+@click.command("send-test-order", short_help="Send an order and follow it through every hop.")
+@common_options
+@click.option(
+    "--order",
+    "order_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file with the order to send.",
+)
+@click.option("--customer", default="cust-demo", show_default=True, help="customerId of the generated order.")
+@click.option("--sku", default="SKU-001", show_default=True, help="SKU of the generated order's item.")
+@click.option("--quantity", default=2, show_default=True, type=click.IntRange(1, 1000), help="Item quantity.")
+@click.option("--invalid", is_flag=True, help="Send a set of bad orders; each must get its 4xx, none stored.")
+@click.option(
+    "--count",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many orders (more than 1 is load mode).",
+)
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256), help="Parallel senders.")
+@click.option("--rate", type=click.FloatRange(min=0.1), help="Orders per second at most (load mode).")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds to wait for every hop.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def send_test_order(
+    settings: Settings,
+    order_file: Path | None,
+    customer: str,
+    sku: str,
+    quantity: int,
+    invalid: bool,
+    count: int,
+    concurrency: int,
+    rate: float | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Post an order through the API and follow it: accepted, stored, notified.
+
+    Exits 0 only when every hop was seen within --timeout. With --count N it is a load test that
+    fails if any order is lost or duplicated.
+    """
+    from orderpoc import exercise
+    from orderpoc.trace import sample_order
+
+    if invalid:
+        checked = exercise.send_invalid(settings, timeout)
+        print_json(checked.as_json()) if as_json else ui.print_invalid(checked.cases, checked.stored)
+        ok = checked.ok
+    elif count == 1:
+        order = _read_order(order_file) if order_file else sample_order(customer, sku, quantity)
+        trace = exercise.send_one(settings, order, timeout)
+        print_json(trace.as_json()) if as_json else ui.print_trace(trace)
+        ok = trace.ok
+    else:
+        with ui.load_progress(count, enabled=not as_json) as advance:
+            result = exercise.send_load(
+                settings, count=count, concurrency=concurrency, rate=rate, timeout=timeout, on_progress=advance
+            )
+        print_json(result.as_json()) if as_json else ui.print_load(result, count, concurrency)
+        ok = result.ok
+    if not ok:
+        raise SystemExit(1)
+
+
+def _read_order(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path} must hold a JSON object (an order)")
+    return document

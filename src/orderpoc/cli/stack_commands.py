@@ -1,0 +1,93 @@
+"""`orderpoc up`, `down` and `status`: parse, call orderpoc.app, render with orderpoc.ui."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+
+from orderpoc import ui
+from orderpoc.cli.options import common_options, json_option, next_flags, print_json
+from orderpoc.errors import UserError
+from orderpoc.settings import Settings
+
+
+@click.command(short_help="Create or update the stack; no-op when nothing changed.")
+@common_options
+@click.option("--notify-email", metavar="ADDRESS", help="Also subscribe this email address to the topic.")
+@json_option
+def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
+    """Create or update every resource; a rerun with nothing changed changes nothing."""
+    from orderpoc import app
+
+    title = f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})"
+    with ui.progress(title, enabled=not as_json) as tracker:
+        session, result = app.up(settings, tracker, notify_email=notify_email)
+    counts = dict(Counter(result.actions.values()))
+    if as_json:
+        print_json(
+            {
+                "stack": settings.stack,
+                "target": settings.target,
+                "invoke_url": result.invoke_url,
+                "seconds": round(result.seconds, 2),
+                "actions": result.actions,
+                "counts": counts,
+                "notices": session.notices,
+            }
+        )
+        return
+    ui.print_notices(session.notices)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
+    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)", soft_wrap=True)
+    ui.console.print(f"Next: [bold]orderpoc send-test-order{next_flags(settings)}[/]")
+
+
+@click.command(short_help="Delete every resource of the stack.")
+@common_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal, target aws).")
+@json_option
+def down(settings: Settings, yes: bool, as_json: bool) -> None:
+    """Delete every resource of the stack, in reverse order; works without the state file."""
+    from orderpoc import app
+
+    if settings.target == "aws" and not yes:
+        if not sys.stdin.isatty():
+            raise UserError("refusing to delete AWS resources without confirmation: rerun with --yes")
+        if not click.confirm(f"Delete every resource of stack {settings.stack!r} in {settings.region}?"):
+            ui.console.print("nothing deleted")
+            raise SystemExit(1)
+    with ui.progress(f"orderpoc down: {settings.stack} ({settings.target})", enabled=not as_json) as tracker:
+        result = app.down(settings, tracker)
+    if as_json:
+        print_json({"stack": settings.stack, "seconds": round(result.seconds, 2), "leftovers": result.leftovers})
+    elif result.leftovers:
+        ui.console.print(f"[yellow]Still tagged with the stack:[/] {', '.join(result.leftovers)}")
+    else:
+        ui.console.print(
+            f"[bold green]Stack {settings.stack} is gone[/] in {result.seconds:.1f}s; nothing tagged with it remains."
+        )
+    if result.leftovers:
+        raise SystemExit(1)
+
+
+@click.command(short_help="Each resource: ok / missing / drifted, with figures.")
+@common_options
+@json_option
+def status(settings: Settings, as_json: bool) -> None:
+    """One row per resource: live state (ok / missing / drifted) and operator figures."""
+    from orderpoc import app
+
+    result = app.status(settings)
+    if as_json:
+        print_json(result.as_json())
+    else:
+        ui.print_notices(result.notices)
+        ui.console.print(ui.status_table(result.reports))
+        for key, value in result.extras.items():
+            if value:
+                ui.console.print(f"{key}: {value}", soft_wrap=True)
+    if not result.healthy:
+        raise SystemExit(1)

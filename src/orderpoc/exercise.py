@@ -1,0 +1,85 @@
+"""send-test-order's coordination, free of click and rich: open a session on the deployed stack,
+find its endpoints, subscribe a temporary probe to the topic, then follow one order, a set of bad
+ones, or a load run. The probe is removed whatever happens (Ctrl-C and SIGTERM included)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from orderpoc import app, stack
+from orderpoc.invalid import Case, run_invalid
+from orderpoc.load import LoadResult, run_load
+from orderpoc.probe import Endpoints, Subscription, find_endpoints, subscribed
+from orderpoc.settings import Settings
+from orderpoc.trace import Trace, follow_one
+
+
+@dataclass
+class InvalidResult:
+    cases: list[Case]
+    stored: int | None  # bad orders stored; None: unverified (the good sentinel was never stored)
+
+    @property
+    def ok(self) -> bool:
+        return all(case.ok for case in self.cases) and self.stored == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "stored": self.stored,
+            "cases": [{"case": c.name, "expected": c.expected, "got": c.got, "ok": c.ok} for c in self.cases],
+        }
+
+
+@contextmanager
+def _reach(settings: Settings) -> Iterator[tuple[app.Session, Endpoints]]:
+    with app.open_session(settings, lock=False) as session:
+        yield session, find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
+
+
+@contextmanager
+def _probe(settings: Settings) -> Iterator[tuple[app.Session, Endpoints, Subscription]]:
+    with (
+        _reach(settings) as (session, endpoints),
+        subscribed(session.ctx, settings.names, endpoints.topic_arn) as subscription,
+    ):
+        yield session, endpoints, subscription
+
+
+def send_one(settings: Settings, order: dict[str, Any], timeout: float) -> Trace:
+    """Post one order and follow it: accepted, stored, notified."""
+    with _probe(settings) as (session, endpoints, subscription):
+        return follow_one(session.ctx, settings.names, endpoints, subscription, order, timeout)
+
+
+def send_invalid(settings: Settings, timeout: float) -> InvalidResult:
+    """Every bad order must get its 4xx, and none may be stored."""
+    with _reach(settings) as (session, endpoints):
+        cases, stored = run_invalid(session.ctx, endpoints, timeout)
+    return InvalidResult(cases, stored)
+
+
+def send_load(
+    settings: Settings,
+    *,
+    count: int,
+    concurrency: int,
+    rate: float | None,
+    timeout: float,
+    on_progress: Callable[[str, int], None] = lambda hop, n: None,
+) -> LoadResult:
+    """A load test: every order accounted for at every hop, none lost or duplicated."""
+    with _probe(settings) as (session, endpoints, subscription):
+        return run_load(
+            session.ctx,
+            endpoints,
+            subscription,
+            count=count,
+            concurrency=concurrency,
+            rate=rate,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
