@@ -20,6 +20,12 @@ TAG_KEY = "orderpoc:stack"
 MAX_STACK_LEN = 32
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+# An email address SNS can subscribe: one line, at most 254 characters (RFC 5321's path limit),
+# a local part of at most 64 printable characters without spaces, a dotted domain of DNS labels.
+MAX_EMAIL_LEN = 254
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\Z"
+)
 
 
 def validate_stack(stack: str) -> str:
@@ -44,6 +50,16 @@ def validate_region(region: str) -> str:
             "check the spelling or upgrade boto3"
         )
     return region
+
+
+def validate_email(address: str) -> str:
+    """An address to subscribe to the topic; refused before any AWS call when it cannot be one."""
+    shown = repr(address if len(address) <= 60 else address[:60] + "...")  # repr: stays one line
+    if len(address) > MAX_EMAIL_LEN:
+        raise UserError(f"invalid email address {shown}: {len(address)} characters, at most {MAX_EMAIL_LEN}")
+    if not _EMAIL_RE.fullmatch(address):
+        raise UserError(f"invalid email address {shown}: use one address such as ops@example.com")
+    return address
 
 
 def _botocore_version() -> str:

@@ -76,3 +76,38 @@ def test_help_lists_the_commands(capsys):
     assert exit_info.value.code == 0
     for command in ("up", "down", "status", "send-test-order", "local"):
         assert f"  {command} " in out
+
+
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("not-an-email", "invalid email address 'not-an-email'"),
+        ("a" * 4988 + "@example.com", "5000 characters, at most 254"),
+        ("ops@example.com\nBcc: all@example.com", r"invalid email address 'ops@example.com\nBcc"),
+        ("", "invalid email address ''"),
+    ],
+)
+def test_notify_email_is_refused_before_any_aws_call(capsys, monkeypatch, tmp_path, address, message):
+    def no_aws(*args, **kwargs):
+        raise AssertionError("reached the app layer")
+
+    monkeypatch.setattr("orderpoc.app.up", no_aws)
+    monkeypatch.setattr("orderpoc.local.lifecycle.ensure_running", no_aws)
+    code, err = run(capsys, "up", "--notify-email", address)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "state").exists()  # nothing touched: not even the state dir
+
+
+def test_a_valid_notify_email_reaches_the_app_layer(capsys, monkeypatch):
+    seen = {}
+
+    def fake_up(settings, tracker, *, notify_email):
+        seen["email"] = notify_email
+        raise SystemExit(0)
+
+    monkeypatch.setattr("orderpoc.app.up", fake_up)
+    with pytest.raises(SystemExit):
+        main(["up", "--notify-email", "ops+orders@example.co.uk"])
+    assert seen == {"email": "ops+orders@example.co.uk"}

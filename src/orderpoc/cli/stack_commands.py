@@ -10,7 +10,7 @@ import click
 from orderpoc import ui
 from orderpoc.cli.options import common_options, json_option, next_flags, print_json
 from orderpoc.errors import UserError
-from orderpoc.settings import Settings
+from orderpoc.settings import Settings, validate_email
 
 
 @click.command(short_help="Create or update the stack; no-op when nothing changed.")
@@ -21,6 +21,8 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
     """Create or update every resource; a rerun with nothing changed changes nothing."""
     from orderpoc import app
 
+    if notify_email is not None:
+        validate_email(notify_email)
     title = f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})"
     with ui.progress(title, enabled=not as_json) as tracker:
         session, result = app.up(settings, tracker, notify_email=notify_email)
