@@ -40,6 +40,24 @@ FUNCTIONS = {
 QUEUE_VISIBILITY_TIMEOUT = 6 * FUNCTIONS["processor"].timeout
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How an event source mapping gathers records before it invokes (see docs/architecture.md,
+    "Batching, latency and cost"): at most `size` records, waiting at most `window_seconds`."""
+
+    size: int
+    window_seconds: int
+
+
+# Window 0: a quiet order is stored as soon as the poller sees it (no second of waiting); under
+# load the batches still fill from the backlog (up to 10 per receive). A window of N seconds
+# trades up to N s of latency for fewer, fuller invocations.
+PROCESSOR_BATCHING = Batching(size=10, window_seconds=0)
+# The stream is one shard, one invocation at a time: a big batch drains a backlog in few calls;
+# the notifier publishes it 10 entries per SNS PublishBatch.
+NOTIFIER_BATCHING = Batching(size=100, window_seconds=0)
+
+
 def build_specs(
     ctx: Context, names: Names, packages: Mapping[str, Package], notify_email: str | None = None
 ) -> list[Spec]:
@@ -194,8 +212,8 @@ def build_specs(
             "FunctionName": d["fn:processor"]["name"],
             "EventSourceArn": d["queue"]["arn"],
             "Enabled": True,
-            "BatchSize": 10,
-            "MaximumBatchingWindowInSeconds": 1,
+            "BatchSize": PROCESSOR_BATCHING.size,
+            "MaximumBatchingWindowInSeconds": PROCESSOR_BATCHING.window_seconds,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": {"MaximumConcurrency": 5},
         },
@@ -211,8 +229,8 @@ def build_specs(
             "EventSourceArn": d["table"]["stream_arn"],
             "Enabled": True,
             "StartingPosition": "TRIM_HORIZON",
-            "BatchSize": 100,
-            "MaximumBatchingWindowInSeconds": 0,
+            "BatchSize": NOTIFIER_BATCHING.size,
+            "MaximumBatchingWindowInSeconds": NOTIFIER_BATCHING.window_seconds,
             "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
             "MaximumRetryAttempts": 3,
             "BisectBatchOnFunctionError": True,

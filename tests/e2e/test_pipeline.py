@@ -152,6 +152,34 @@ def test_load_mode_loses_and_duplicates_nothing(cli, deployed):
     assert _probe_leftovers(cli) == []
 
 
+def test_an_unreadable_row_goes_to_the_failure_queue_alone_and_orders_still_flow(cli, deployed):
+    sqs = cli.client("sqs")
+    failures_url = sqs.get_queue_url(QueueName="e2e-notifier-failures")["QueueUrl"]
+    # A row the notifier cannot describe (items is not a list): poison for the stream hop.
+    cli.client("dynamodb").put_item(
+        TableName="e2e-orders", Item={"orderId": {"S": "poison-e2e"}, "items": {"S": "not a list"}}
+    )
+
+    def failure_record():
+        for message in sqs.receive_message(QueueUrl=failures_url, WaitTimeSeconds=1).get("Messages", []):
+            return json.loads(message["Body"])
+        return None
+
+    record = _wait_for(failure_record)
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    streams = cli.client("dynamodbstreams")
+    stream_arn = record["DDBStreamBatchInfo"]["streamArn"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    rows = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    poison_seq = next(
+        r["dynamodb"]["SequenceNumber"] for r in rows if r["dynamodb"]["Keys"]["orderId"]["S"] == "poison-e2e"
+    )
+    assert record["DDBStreamBatchInfo"]["startSequenceNumber"] == poison_seq
+    assert cli.json("send-test-order")["ok"] is True  # the shard moved on past it
+    cli.client("dynamodb").delete_item(TableName="e2e-orders", Key={"orderId": {"S": "poison-e2e"}})
+
+
 def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, deployed):
     lam = cli.client("lambda")
     mapping = next(m for m in lam.list_event_source_mappings(FunctionName="e2e-processor")["EventSourceMappings"])

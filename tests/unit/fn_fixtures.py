@@ -288,3 +288,28 @@ def fail_calls(client: Any, operation: str, error: Exception, when: Any = None) 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def refuse_batch_entries(client: Any, operation: str, code: str, when: Any) -> list[str]:
+    """Make a batch call (SNS PublishBatch) answer `code` in `Failed` for the entries where
+    `when(entry)` is true, as the service does for a partial failure; the other entries really go
+    out (moto). Returns the refused entry Ids, filled as calls are made. A call must keep at least
+    one entry (an empty batch is a different error)."""
+    service = client.meta.service_model.service_name
+    refused: list[str] = []
+    this_call: list[str] = []
+
+    def take_out(params: dict[str, Any], **_: Any) -> None:
+        entries = params["PublishBatchRequestEntries"]
+        this_call[:] = [e["Id"] for e in entries if when(e)]
+        params["PublishBatchRequestEntries"] = [e for e in entries if e["Id"] not in this_call]
+        refused.extend(this_call)
+
+    def report(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.setdefault("Failed", []).extend(
+            {"Id": ident, "Code": code, "Message": "refused by the test", "SenderFault": False} for ident in this_call
+        )
+
+    client.meta.events.register(f"before-parameter-build.{service}.{operation}", take_out)
+    client.meta.events.register(f"after-call.{service}.{operation}", report)
+    return refused

@@ -26,6 +26,7 @@ from fn_fixtures import (
     moto,
     order,
     pipeline,
+    refuse_batch_entries,
 )
 
 __all__ = ["fns", "moto", "pipeline"]  # fixtures, used by name
@@ -89,25 +90,85 @@ def test_non_insert_records_are_ignored(pipeline: Pipeline) -> None:
     assert pipeline.published() == []
 
 
-def test_one_failing_publish_reports_exactly_that_record(pipeline: Pipeline) -> None:
+def store_many(p: Pipeline, count: int) -> list[str]:
+    ids = [json_body(p.intake(api_event("POST", "/order", order(customerId=f"c{i}"))))["orderId"] for i in range(count)]
+    while batch := p.queued():
+        assert p.processor(batch) == {"batchItemFailures": []}
+    return ids
+
+
+def all_published(p: Pipeline) -> list[str]:
+    """orderIds of every message the sink queue got (until it answers empty)."""
+    ids: list[str] = []
+    while envelopes := p.published():
+        ids.extend(json.loads(e["Message"])["orderId"] for e in envelopes)
+    return ids
+
+
+def count_calls(client: Any, operation: str) -> list[int]:
+    """Entries per call of a batch operation, as the function made them."""
+    sizes: list[int] = []
+    service = client.meta.service_model.service_name
+    client.meta.events.register(
+        f"before-parameter-build.{service}.{operation}",
+        lambda params, **_: sizes.append(len(params["PublishBatchRequestEntries"])),
+    )
+    return sizes
+
+
+def record_of(records: list[dict[str, Any]], order_id: str) -> dict[str, Any]:
+    return next(r for r in records if r["dynamodb"]["NewImage"]["orderId"]["S"] == order_id)
+
+
+def test_orders_are_published_in_batches_of_ten(pipeline: Pipeline) -> None:
+    ids = store_many(pipeline, 23)
+    sizes = count_calls(pipeline.fns["orderlib"].client("sns"), "PublishBatch")
+
+    assert pipeline.notifier(inserts(pipeline)) == {"batchItemFailures": []}
+
+    assert sizes == [10, 10, 3]
+    assert sorted(all_published(pipeline)) == sorted(ids)
+
+
+def test_an_entry_sns_refuses_fails_exactly_its_record(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
     ids = stored_orders(pipeline, order(customerId="a"), order(customerId="b"), order(customerId="c"))
     records = inserts(pipeline)
     unlucky = ids[1]
-    unlucky_record = next(r for r in records if r["dynamodb"]["NewImage"]["orderId"]["S"] == unlucky)
-    throttled = ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "Publish")
-    fail_calls(
+    refused = refuse_batch_entries(
         pipeline.fns["orderlib"].client("sns"),
-        "Publish",
-        throttled,
-        when=lambda params: json.loads(params["Message"])["orderId"] == unlucky,
+        "PublishBatch",
+        "InternalError",
+        when=lambda entry: json.loads(entry["Message"])["orderId"] == unlucky,
     )
 
     result = pipeline.notifier(records)
 
-    seq = unlucky_record["dynamodb"]["SequenceNumber"]
+    assert len(refused) == 1
+    seq = record_of(records, unlucky)["dynamodb"]["SequenceNumber"]
     assert result == {"batchItemFailures": [{"itemIdentifier": seq}]}
-    published = {json.loads(e["Message"])["orderId"] for e in pipeline.published()}
-    assert published == {ids[0], ids[2]}
+    assert set(all_published(pipeline)) == {ids[0], ids[2]}
+    lines = {x["orderId"]: x for x in log_lines(capsys.readouterr().out) if x.get("fn") == "notifier"}
+    assert lines[unlucky]["outcome"] == "failed" and lines[unlucky]["error"] == "InternalError"
+    assert lines[ids[0]]["outcome"] == lines[ids[2]]["outcome"] == "published"
+
+
+def test_a_failed_call_fails_only_the_records_it_carried(pipeline: Pipeline) -> None:
+    ids = store_many(pipeline, 12)
+    records = inserts(pipeline)
+    throttled = ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "PublishBatch")
+    unlucky = records[0]["dynamodb"]["NewImage"]["orderId"]["S"]
+    fail_calls(
+        pipeline.fns["orderlib"].client("sns"),
+        "PublishBatch",
+        throttled,
+        when=lambda params: any(unlucky in e["Message"] for e in params["PublishBatchRequestEntries"]),
+    )
+
+    result = pipeline.notifier(records)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records[:10]]}
+    assert sorted(all_published(pipeline)) == sorted(r["dynamodb"]["NewImage"]["orderId"]["S"] for r in records[10:])
+    assert set(ids) == {r["dynamodb"]["NewImage"]["orderId"]["S"] for r in records}
 
 
 def test_malformed_insert_fails_alone(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:

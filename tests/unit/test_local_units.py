@@ -10,6 +10,7 @@ import pytest
 from orderpoc.local import filtering
 from orderpoc.local.apigw_proxy import proxy_response
 from orderpoc.local.apigw_routes import Throttle, resolve
+from orderpoc.local.sqs_poller import SqsPoller
 
 INSERT = {"eventName": "INSERT", "dynamodb": {"NewImage": {"status": {"S": "PAID"}, "total": {"N": "12"}}}}
 
@@ -94,3 +95,40 @@ def test_throttle_is_a_token_bucket() -> None:
     throttle = Throttle()
     assert [throttle.allow(plan, key) for _ in range(3)] == [True, True, False]
     assert Throttle().allow(SimpleNamespace(id="q", throttle={}), key)
+
+
+def _poller_receiving(window: float, arrivals: list[list[str]]) -> tuple[SqsPoller, list[int]]:
+    """An SQS poller whose receives answer `arrivals` in turn (then nothing); records each wait."""
+    config = {
+        "UUID": "u-1",
+        "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q",
+        "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": window,
+    }
+    poller = SqsPoller(config, SimpleNamespace(max_workers=1), "http://127.0.0.1:1")
+    waits: list[int] = []
+
+    def receive(count: int, wait: int) -> list[dict]:
+        waits.append(wait)
+        return [{"MessageId": m} for m in (arrivals.pop(0) if arrivals else [])][:count]
+
+    poller._receive = receive  # type: ignore[method-assign]
+    return poller, waits
+
+
+def test_sqs_poller_without_a_window_invokes_with_the_first_receive() -> None:
+    poller, waits = _poller_receiving(0, [["m1"], ["m2"]])
+    assert [m["MessageId"] for m in poller._gather()] == ["m1"]
+    assert waits == [1]  # one long poll, no second look
+
+
+def test_sqs_poller_fills_its_window_with_long_polls_not_a_short_poll_loop() -> None:
+    # A sub-second window: sleep it out, then one last look (it was a 50 ms short-poll loop).
+    poller, waits = _poller_receiving(0.3, [["m1"], [], ["m2"]])
+    assert [m["MessageId"] for m in poller._gather()] == ["m1"]
+    assert waits == [1, 0]
+    # A full batch ends the window early.
+    poller, waits = _poller_receiving(5, [["a"] * 6, ["b"] * 4, ["c"]])
+    assert len(poller._gather()) == 10
+    assert waits == [1, 4]

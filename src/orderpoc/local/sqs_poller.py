@@ -103,6 +103,11 @@ class SqsPoller:
         return response.get("Messages") or []
 
     def _gather(self) -> list[dict[str, Any]]:
+        """One batch: long-poll for the first message, then fill up within the batching window.
+
+        Each receive is a long poll that returns as soon as a message is there, so no loop spins.
+        WaitTimeSeconds is whole seconds: the window's last fraction is slept out and then looked
+        at once, instead of short-polling through it."""
         messages = self._receive(self.batch_size, POLL_WAIT_SECONDS)
         if not messages or self.window <= 0:
             return messages
@@ -111,10 +116,11 @@ class SqsPoller:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            more = self._receive(self.batch_size - len(messages), int(remaining))
-            messages.extend(more)
-            if not more and remaining < 1:
-                self._stop.wait(min(0.05, remaining))
+            if remaining < 1:
+                if not self._stop.wait(remaining):
+                    messages.extend(self._receive(self.batch_size - len(messages), 0))
+                break
+            messages.extend(self._receive(self.batch_size - len(messages), int(remaining)))
         return messages
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
