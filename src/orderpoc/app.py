@@ -10,7 +10,7 @@ from typing import Any
 
 from orderpoc import package, stack
 from orderpoc.aws import Clients
-from orderpoc.engine import Engine, Event, Report
+from orderpoc.engine import Engine, Event, Report, Spec
 from orderpoc.probe import sweep_probes
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
@@ -34,7 +34,7 @@ class Session:
     boot_id: str | None = None
 
     def engine(self, on_event: OnEvent, notify_email: str | None = None, max_workers: int = 8) -> Engine:
-        specs = stack.build_specs(self.ctx, self.settings.names, package.build_all(), notify_email)
+        specs = build_specs(self.settings, self.ctx, notify_email)
         return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers)
 
     def invoke_url(self, outputs: dict[str, Outputs | None]) -> str | None:
@@ -43,6 +43,29 @@ class Session:
         if not api or not stage:
             return None
         return invoke_url(self.ctx, api["id"], stack.STAGE, self.clients.endpoint_url)
+
+
+def build_specs(settings: Settings, ctx: Context, notify_email: str | None = None) -> list[Spec]:
+    """The stack every command walks: `up`, `down`, `status` and `diagram` all get it from here."""
+    return stack.build_specs(ctx, settings.names, package.build_all(), notify_email)
+
+
+class _NoClients:
+    """Clients for the declared stack: building Specs needs none, and calling one is a bug."""
+
+    endpoint_url = None
+
+    def __call__(self, service: str, **kwargs: Any) -> Any:
+        raise AssertionError(f"the declared stack makes no AWS call (asked for {service})")
+
+
+PLACEHOLDER_ACCOUNT = "123456789012"
+
+
+def declared_specs(settings: Settings, notify_email: str | None = None) -> list[Spec]:
+    """The Specs as declared, with a placeholder account: no endpoint, no emulator, no AWS call."""
+    ctx = Context(_NoClients(), PLACEHOLDER_ACCOUNT, settings.region, settings.stack, settings.tags)  # type: ignore[arg-type]
+    return build_specs(settings, ctx, notify_email)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from orderpoc import __version__, ui
-from orderpoc.cli import local_commands, send_test_order, stack_commands
+from orderpoc.cli import diagram_command, local_commands, send_test_order, stack_commands
 from orderpoc.errors import EngineError, UserError
 
 
@@ -42,6 +42,7 @@ for command in (
     stack_commands.status,
     send_test_order.send_test_order,
     local_commands.local,
+    diagram_command.diagram,
 ):
     cli.add_command(command)
 

@@ -114,3 +114,11 @@ def next_flags(settings: Settings) -> str:
     """The flags to repeat in a suggested next command, so it acts on the same stack."""
     flags = "" if settings.stack == DEFAULT_STACK else f" --stack {settings.stack}"
     return flags + ("" if settings.target == "local" else f" --target {settings.target}")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a picture or report the user asked for; a path that cannot be written is their error."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
