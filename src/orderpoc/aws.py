@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config
 
 from orderpoc.errors import UserError
@@ -26,9 +27,52 @@ RETRY_CONFIG = Config(
 )
 SINGLE_SHOT_CONFIG = RETRY_CONFIG.merge(Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 IDENTITY_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+IDENTITY_ATTEMPTS = 4  # throttled identity checks, on top of botocore's own retries
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 _READ_PREFIXES = ("Describe", "Get", "List", "Head", "Receive", "Query", "Scan")
+
+
+THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+}
+# The identity check's answers that mean "these credentials will not do" (expired, or not valid).
+EXPIRED_CREDENTIALS = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+REJECTED_CREDENTIALS = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "InvalidSignatureException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "AuthFailure",
+    "InvalidToken",
+    "AccessDenied",
+    "AccessDeniedException",
+}
+_NOT_SENT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+_MAYBE_SENT = (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)
+
+
+class Clock:
+    """Time as orderpoc's waits see it; tests swap in a fake one (`aws.clock`) so nothing really waits."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+clock = Clock()
 
 
 def is_mutating(operation_name: str) -> bool:
@@ -40,6 +84,22 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def http_status(exc: BaseException) -> int:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def is_throttled(exc: BaseException) -> bool:
+    """The request was turned away before AWS acted on it: sending it again is safe."""
+    return error_code(exc) in THROTTLING or http_status(exc) == 429 or isinstance(exc, _NOT_SENT)
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """The request may have been carried out even though no answer says so."""
+    return http_status(exc) >= 500 or isinstance(exc, _MAYBE_SENT)
 
 
 def is_not_found(exc: BaseException) -> bool:
@@ -110,11 +170,24 @@ class Clients:
                 client.meta.events.register(event, handler)
 
     def account_id(self) -> str:
-        """The account the credentials belong to; a clear one-line error when there are none."""
+        """The account the credentials belong to; a clear one-line error when there are none, they
+        are expired or rejected, or the endpoint is not AWS (nor AWS-compatible)."""
         # A dedicated client that gives up fast: this call is the reachability check too.
         sts = self.session.client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
         try:
-            return str(sts.get_caller_identity()["Account"])
+            # A throttled check is sent again a few times (botocore already did twice): the account
+            # is busy, the credentials are fine.
+            identity = retry(
+                sts.get_caller_identity,
+                should_retry=lambda exc: error_code(exc) in THROTTLING,
+                attempts=IDENTITY_ATTEMPTS,
+            )
+            account = identity.get("Account") if isinstance(identity, dict) else None
+            if not account:
+                raise self._not_aws("an answer without an account")
+            return str(account)
+        except UserError:
+            raise
         except botocore.exceptions.NoCredentialsError:
             raise UserError(
                 "no AWS credentials found for --target aws: run `aws configure` or `aws sso login`, "
@@ -136,7 +209,39 @@ class Clients:
                 "check --endpoint-url / --region and your network"
             ) from None
         except botocore.exceptions.ClientError as exc:
-            raise UserError(f"the credentials were rejected: {exc}") from None
+            raise self._identity_refused(exc) from None
+        except (botocore.parsers.ResponseParserError, KeyError, TypeError, ValueError):
+            # HTML, plain text or JSON where STS answers XML: a web server, not an AWS endpoint.
+            raise self._not_aws("an answer that is not AWS's") from None
+        except botocore.exceptions.HTTPClientError as exc:
+            raise UserError(f"the AWS endpoint {self.endpoint_url or self.settings.region} failed: {exc}") from None
+
+    def _identity_refused(self, exc: botocore.exceptions.ClientError) -> UserError:
+        code, message = error_code(exc), exc.response.get("Error", {}).get("Message", "")
+        why = f"{code}: {message}" if message and message != code else code
+        if code in THROTTLING:
+            return UserError(
+                f"the identity check (sts:GetCallerIdentity) was throttled ({why}) even after retries: "
+                "the account is busy, try again in a minute"
+            )
+        if code in EXPIRED_CREDENTIALS:
+            return UserError(
+                f"the AWS credentials have expired ({why}): run `aws sso login` or get a new session token"
+            )
+        if code in REJECTED_CREDENTIALS:
+            return UserError(
+                f"the AWS credentials were rejected ({why}): check the access key, the secret and the "
+                "profile (`aws sts get-caller-identity` shows what AWS sees)"
+            )
+        if not code or code == "Unknown" or code.isdigit() or http_status(exc) in {404, 405}:
+            return self._not_aws(f"HTTP {http_status(exc) or '?'}")
+        return UserError(f"the identity check (sts:GetCallerIdentity) failed: {why}")
+
+    def _not_aws(self, what: str) -> UserError:
+        where = self.endpoint_url or f"AWS STS in {self.settings.region}"
+        return UserError(
+            f"{where} is not an AWS-compatible endpoint (sts:GetCallerIdentity got {what}): check --endpoint-url"
+        )
 
 
 def retry(
@@ -147,7 +252,7 @@ def retry(
     base_delay: float = 0.5,
     max_delay: float = 8.0,
     on_wait: Callable[[str, float], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """Call fn, retrying errors should_retry accepts, with capped exponential backoff and full jitter."""
     for attempt in range(1, attempts + 1):
@@ -159,7 +264,7 @@ def retry(
             delay = random.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))
             if on_wait:
                 on_wait(f"{error_code(exc) or type(exc).__name__}: retrying", delay)
-            sleep(delay)
+            (sleep or clock.sleep)(delay)
     raise AssertionError("unreachable")
 
 

@@ -9,43 +9,14 @@ and is simply sent again; after an ambiguous failure the resource is looked up b
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import botocore.exceptions
+from orderpoc.aws import THROTTLING, is_ambiguous, is_throttled, retry
 
-from orderpoc.aws import error_code, retry
+__all__ = ["THROTTLING", "create_once", "is_ambiguous", "is_throttled"]
 
 T = TypeVar("T")
-
-THROTTLING = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "SlowDown",
-}
-_NOT_SENT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
-_MAYBE_SENT = (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)
-
-
-def _status(exc: BaseException) -> int:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return 0
-
-
-def is_throttled(exc: BaseException) -> bool:
-    return error_code(exc) in THROTTLING or _status(exc) == 429 or isinstance(exc, _NOT_SENT)
-
-
-def is_ambiguous(exc: BaseException) -> bool:
-    """The request may have been carried out even though no answer says so."""
-    return _status(exc) >= 500 or isinstance(exc, _MAYBE_SENT)
 
 
 def create_once(
@@ -54,7 +25,7 @@ def create_once(
     *,
     attempts: int = 8,
     on_wait: Callable[[str, float], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """create(), retried like botocore would, except that an ambiguous failure is followed by find()."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from orderpoc.errors import UserError
 
@@ -60,6 +61,22 @@ def validate_email(address: str) -> str:
     if not _EMAIL_RE.fullmatch(address):
         raise UserError(f"invalid email address {shown}: use one address such as ops@example.com")
     return address
+
+
+def validate_endpoint_url(url: str) -> str:
+    """An http(s) URL with a host: botocore fails late and obscurely on anything else."""
+    if not _is_http_url(url):
+        raise UserError(f"invalid --endpoint-url {url!r}: use an http(s) URL such as http://localhost:4566")
+    return url
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
 
 
 def _botocore_version() -> str:
@@ -136,6 +153,8 @@ class Settings:
             raise UserError(f"unknown target {self.target!r}: use one of {', '.join(TARGETS)}")
         if not (1 <= self.local_port <= 65535):
             raise UserError(f"invalid local port {self.local_port}: use 1-65535")
+        if self.endpoint_url is not None:
+            validate_endpoint_url(self.endpoint_url)
 
     @property
     def names(self) -> Names:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+
 import pytest
+from botocore.retries.standard import ExponentialBackoff
 
 from orderpoc.cli import main
 
@@ -44,6 +48,10 @@ def run(capsys, *argv: str) -> tuple[int, str]:
         (["status", "--target", "aws"], "no AWS credentials found"),
         (["up", "--endpoint-url", "http://127.0.0.1:9"], "--endpoint-url goes with --target aws"),
         (["send-test-order", "--count", "0"], "Invalid value for '--count'"),
+        (["status", "--target", "aws", "--endpoint-url", "ftp://x"], "invalid --endpoint-url 'ftp://x'"),
+        (["status", "--target", "aws", "--endpoint-url", "localhost:4566"], "invalid --endpoint-url"),
+        (["up", "--target", "aws", "--endpoint-url", "http://:80"], "invalid --endpoint-url"),
+        (["down", "--target", "aws", "--endpoint-url", "http://host:port"], "invalid --endpoint-url"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):
@@ -111,3 +119,97 @@ def test_a_valid_notify_email_reaches_the_app_layer(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["up", "--notify-email", "ops+orders@example.co.uk"])
     assert seen == {"email": "ops+orders@example.co.uk"}
+
+
+class FakeEndpoint:
+    """An HTTP server on 127.0.0.1 that answers every request with one canned response."""
+
+    def __init__(self) -> None:
+        self.status, self.content_type, self.body, self.requests = 200, "text/xml", "", 0
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                endpoint.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = endpoint.body.encode()
+                self.send_response(endpoint.status)
+                self.send_header("Content-Type", endpoint.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def answer(self, status: int, content_type: str, body: str) -> None:
+        self.status, self.content_type, self.body = status, content_type, body
+
+
+@pytest.fixture
+def endpoint(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # botocore: no waiting
+    monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # nor orderpoc
+    fake = FakeEndpoint()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def sts_error(code: str) -> str:
+    return (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>from STS</Message></Error>"
+        "<RequestId>1</RequestId></ErrorResponse>"
+    )
+
+
+@pytest.mark.parametrize(
+    "status, code, message",
+    [
+        (403, "InvalidClientTokenId", "the AWS credentials were rejected (InvalidClientTokenId: from STS)"),
+        (403, "SignatureDoesNotMatch", "the AWS credentials were rejected (SignatureDoesNotMatch"),
+        (400, "UnrecognizedClientException", "the AWS credentials were rejected (UnrecognizedClientException"),
+        (400, "ExpiredToken", "the AWS credentials have expired (ExpiredToken: from STS)"),
+    ],
+)
+def test_rejected_or_expired_credentials_are_one_line_exit_2(capsys, endpoint, status, code, message):
+    endpoint.answer(status, "text/xml", sts_error(code))
+    exit_code, err = run(capsys, "status", "--target", "aws", "--endpoint-url", endpoint.url)
+    assert exit_code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_throttled_identity_check_is_retried_and_says_so(capsys, endpoint):
+    endpoint.answer(400, "text/xml", sts_error("Throttling"))
+    exit_code, err = run(capsys, "status", "--target", "aws", "--endpoint-url", endpoint.url)
+    assert exit_code == 2
+    assert "was throttled" in err and "rejected" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert endpoint.requests > 3  # more than botocore's own three sends
+
+
+@pytest.mark.parametrize(
+    "status, content_type, body",
+    [
+        (200, "text/html", "<html><body>Welcome to nginx!</body></html>"),
+        (404, "text/html", "<html><body>Not Found</body></html>"),
+        (200, "text/plain", "garbage"),
+        (200, "application/json", '{"ok": true}'),
+        (200, "text/xml", "<GetCallerIdentityResponse><GetCallerIdentityResult/></GetCallerIdentityResponse>"),
+        (500, "text/html", "<h1>Internal Server Error</h1>"),
+    ],
+)
+def test_an_endpoint_that_is_not_aws_is_one_line_exit_2(capsys, endpoint, status, content_type, body):
+    endpoint.answer(status, content_type, body)
+    exit_code, err = run(capsys, "up", "--target", "aws", "--endpoint-url", endpoint.url)
+    assert exit_code == 2
+    assert f"{endpoint.url} is not an AWS-compatible endpoint" in err
+    assert len(err.strip().splitlines()) == 1
