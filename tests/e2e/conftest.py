@@ -61,28 +61,46 @@ class Cli:
         )
 
 
-@pytest.fixture(scope="session")
-def cli(tmp_path_factory) -> Iterator[Cli]:
-    """One emulator for the e2e session; stopped at the end, and nothing may be left running."""
-    workdir = tmp_path_factory.mktemp("e2e")
+def _cli_in(workdir: Path, stack: str) -> Cli:
+    """A CLI with its own emulator port and state dir; no real AWS setting leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERPOC_"))}
     env.update(
         ORDERPOC_LOCAL_PORT=str(free_port()),
         ORDERPOC_STATE_DIR=str(workdir / "state"),
-        ORDERPOC_STACK="e2e",
+        ORDERPOC_STACK=stack,
         COLUMNS="200",
         # no real AWS credentials may leak in, and no instance-metadata lookups on this box
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=str(workdir / "none"),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"),
     )
-    runner = Cli(env, workdir)
+    return Cli(env, workdir)
+
+
+def _stop(runner: Cli) -> None:
+    runner.run("local", "stop", check=False)
+    pid_files = list((runner.cwd / "state" / "local").glob("*.pid"))
+    assert pid_files == [], f"pid files left behind: {pid_files}"
+
+
+@pytest.fixture(scope="session")
+def cli(tmp_path_factory) -> Iterator[Cli]:
+    """One emulator for the e2e session; stopped at the end, and nothing may be left running."""
+    runner = _cli_in(tmp_path_factory.mktemp("e2e"), "e2e")
     try:
         yield runner
     finally:
-        runner.run("local", "stop", check=False)
-        pid_files = list((workdir / "state" / "local").glob("*.pid"))
-        assert pid_files == [], f"pid files left behind: {pid_files}"
+        _stop(runner)
+
+
+@pytest.fixture
+def own_cli(tmp_path) -> Iterator[Cli]:
+    """A CLI whose emulator is not started yet and is this test's alone (to race, kill or break)."""
+    runner = _cli_in(tmp_path, "solo")
+    try:
+        yield runner
+    finally:
+        _stop(runner)
 
 
 @pytest.fixture(scope="session")

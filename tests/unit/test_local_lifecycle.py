@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -122,3 +123,80 @@ def test_a_port_held_by_another_state_dirs_emulator_is_refused(state_dir: Path, 
         lifecycle.stop(tmp_path / "other", port)
     assert other.pid is not None
     assert_all_gone(other.pid)
+
+
+RACER = """
+import json, sys
+from pathlib import Path
+from orderpoc.errors import UserError
+from orderpoc.local import lifecycle
+sys.stdin.readline()  # every racer is ready: go
+try:
+    status = lifecycle.start(Path(sys.argv[1]), int(sys.argv[2]))
+except UserError as exc:
+    print(json.dumps({"error": str(exc)}))
+else:
+    print(json.dumps({"pid": status.pid, "boot_id": status.boot_id}))
+"""
+
+
+def _servers_on(port: int) -> list[int]:
+    """Every live emulator process for that port on this machine."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and procs.alive(int(entry.name))
+        and procs.cmdline_has(int(entry.name), b"orderpoc.local.server", str(port).encode())
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts servers through /proc")
+def test_racing_cold_starts_share_one_server(state_dir: Path) -> None:
+    """Commands that cold-start the emulator at the same moment all get the same, single server."""
+    port = free_port()
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(state_dir), str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for racer in racers:  # released together, once all are up: they race the cold start
+            assert racer.stdin is not None
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        answers = [json.loads(racer.communicate(timeout=120)[0]) for racer in racers]
+        assert [a.get("error") for a in answers] == [None] * 4
+        assert len({(a["pid"], a["boot_id"]) for a in answers}) == 1
+        assert _servers_on(port) == [answers[0]["pid"]]
+    finally:
+        for racer in racers:
+            racer.kill()
+        lifecycle.stop(state_dir, port)
+    for pid in _servers_on(port):
+        os.kill(pid, signal.SIGKILL)
+    assert _servers_on(port) == []
+
+
+def test_a_port_taken_between_the_check_and_the_bind_is_a_user_error(state_dir: Path, monkeypatch) -> None:
+    """Another program binds the port after the free-port check: the server dies on its own bind."""
+    real_port_free = lifecycle._port_free
+    checks: list[int] = []
+
+    def free_at_first_check(port: int) -> bool:
+        checks.append(port)
+        return True if len(checks) == 1 else real_port_free(port)
+
+    monkeypatch.setattr(lifecycle, "_port_free", free_at_first_check)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(UserError) as error:
+            lifecycle.start(state_dir, port)
+    assert str(error.value) == f"port {port} is in use by another program; set ORDERPOC_LOCAL_PORT to a free port"
+    assert not lifecycle.pid_file(state_dir, port).exists()

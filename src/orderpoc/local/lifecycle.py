@@ -1,13 +1,15 @@
 """Client side of the embedded AWS: start it detached, find it, stop it (with every worker).
 
 Cheap to import (no moto, no boto3): the CLI calls these on every local command.
-Files, under `state_dir/local/`: `server-{port}.pid` (JSON: pid, port, log file) and
-`server-{port}.log` (the emulator's own log: stdout/stderr of the server and its workers).
+Files, under `state_dir/local/`: `server-{port}.pid` (JSON: pid, port, log file),
+`server-{port}.log` (the emulator's own log: stdout/stderr of the server and its workers) and
+`server-{port}.lock` (flock'd while a command starts or stops that server).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -16,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,30 @@ def log_file(state_dir: Path, port: int) -> Path:
     return local_dir(state_dir) / f"server-{port}.log"
 
 
+@contextlib.contextmanager
+def _start_lock(state_dir: Path, port: int, *, timeout: float) -> Iterator[None]:
+    """One command at a time starts or stops the server of a state dir and port (flock: released
+    when the holder exits, however it exits)."""
+    _private_dirs(state_dir)
+    fd = os.open(local_dir(state_dir) / f"server-{port}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise UserError(
+                        f"another orderpoc command has been starting the local AWS on port {port} "
+                        f"for {timeout:.0f}s; see {log_file(state_dir, port)}"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
 def status(state_dir: Path, port: int) -> LocalStatus:
     recorded = _read_pid_file(state_dir, port)
     pid = recorded.get("pid") if recorded else None
@@ -69,15 +96,29 @@ def status(state_dir: Path, port: int) -> LocalStatus:
 
 
 def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
-    """Start the emulator on 127.0.0.1:port unless ours already runs there; wait until healthy."""
+    """Start the emulator on 127.0.0.1:port unless ours already runs there; wait until healthy.
+
+    Commands may cold-start at the same moment (`orderpoc up --stack a & orderpoc up --stack b`):
+    one starts the server under the start lock, the others wait for the lock and find it running.
+    """
     current = status(state_dir, port)
     if current.running:
         return current
-    stop(state_dir, port)  # a recorded server that no longer answers: clear it away
+    with _start_lock(state_dir, port, timeout=wait + procs.STOP_GRACE + procs.KILL_GRACE):
+        return _start_locked(state_dir, port, wait)
+
+
+def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
+    recorded = _read_pid_file(state_dir, port)
+    pid = recorded.get("pid") if recorded else None
+    if pid and _alive(pid) and _is_our_server(pid, port):
+        # Ours and alive: started by a command that held the lock before us, or busy. Its
+        # resources live in its memory, so it is never killed here: wait for it to answer.
+        return _await_health(state_dir, port, pid, wait, started=False)
+    pid_file(state_dir, port).unlink(missing_ok=True)  # a recorded server that is gone
     if not _port_free(port):
         return _adopt_or_refuse(state_dir, port)
     directory = local_dir(state_dir)
-    _private_dirs(state_dir)
     # The log holds what functions print: owner-only, like the state file.
     log_fd = os.open(log_file(state_dir, port), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(log_fd, "ab") as log:
@@ -97,24 +138,36 @@ def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
             cwd=str(directory),  # not the user's folder: `-m` puts the cwd on sys.path
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # survives the command that started it; own process group
-            close_fds=True,
+            close_fds=True,  # the start lock's descriptor stays here
         )
     _children[proc.pid] = proc
     _write_pid_file(state_dir, port, proc.pid)
+    return _await_health(state_dir, port, proc.pid, wait, started=True)
+
+
+def _await_health(state_dir: Path, port: int, pid: int, wait: float, *, started: bool) -> LocalStatus:
+    """Wait until the server with this pid answers its health check."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
+        if not _alive(pid):
+            code = _children[pid].returncode if pid in _children else None
             pid_file(state_dir, port).unlink(missing_ok=True)
-            if code == EXIT_PORT_IN_USE:
-                raise UserError(_in_use(port))
-            raise UserError(f"the local AWS exited while starting (code {code}); see {log_file(state_dir, port)}")
-        health = _health(port, timeout=1.0)
-        if health is not None and health.get("pid") == proc.pid:
+            if code == EXIT_PORT_IN_USE or not _port_free(port):
+                # Taken between our check and its bind: say by whom (or adopt ours).
+                return _adopt_or_refuse(state_dir, port)
+            how = f" (code {code})" if code is not None else ""
+            raise UserError(f"the local AWS exited while starting{how}; see {log_file(state_dir, port)}")
+        health = _health(port, timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+        if health is not None and health.get("pid") == pid:
             return _status(state_dir, port, health)
         time.sleep(0.05)
-    stop(state_dir, port)
-    raise UserError(f"the local AWS did not become healthy within {wait:.0f}s; see {log_file(state_dir, port)}")
+    if started:
+        _stop_locked(state_dir, port)
+        raise UserError(f"the local AWS did not become healthy within {wait:.0f}s; see {log_file(state_dir, port)}")
+    raise UserError(
+        f"the local AWS (pid {pid}) runs but does not answer; see {log_file(state_dir, port)}; "
+        "`orderpoc local stop` stops it (its resources are lost)"
+    )
 
 
 def ensure_running(state_dir: Path, port: int) -> LocalStatus:
@@ -123,6 +176,13 @@ def ensure_running(state_dir: Path, port: int) -> LocalStatus:
 
 def stop(state_dir: Path, port: int) -> bool:
     """Terminate the server and its workers (one process group), wait, remove the pid file."""
+    if _read_pid_file(state_dir, port) is None:
+        return False
+    with _start_lock(state_dir, port, timeout=60):  # not while another command starts it
+        return _stop_locked(state_dir, port)
+
+
+def _stop_locked(state_dir: Path, port: int) -> bool:
     recorded = _read_pid_file(state_dir, port)
     pid = recorded.get("pid") if recorded else None
     running = bool(pid) and _alive(pid) and _is_our_server(pid, port)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         httpd = make_server(
             HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler(WSGIRequestHandler)
         )
-    except OSError as exc:
+    except (OSError, SystemExit) as exc:  # werkzeug prints why and exits on a failed bind
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         runtime.shutdown()
         return EXIT_PORT_IN_USE
