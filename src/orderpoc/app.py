@@ -102,12 +102,7 @@ def up(
     settings: Settings, on_event: OnEvent, *, notify_email: str | None = None, max_workers: int = 8
 ) -> tuple[Session, UpResult]:
     actions: dict[str, str] = {}
-
-    def track(event: Event) -> None:
-        if event.phase == "done":
-            actions[event.key] = event.action
-        on_event(event)
-
+    track = _recording(actions, on_event)
     started = time.monotonic()
     with open_session(settings) as session:
         session.state.set_identity(
@@ -129,17 +124,30 @@ def up(
 class DownResult:
     seconds: float
     leftovers: list[str]
+    actions: dict[str, str] = field(default_factory=dict)
+
+
+def _recording(actions: dict[str, str], on_event: OnEvent) -> OnEvent:
+    """on_event that also notes each resource's final action (up's and down's --json list them)."""
+
+    def track(event: Event) -> None:
+        if event.phase == "done":
+            actions[event.key] = event.action
+        on_event(event)
+
+    return track
 
 
 def down(settings: Settings, on_event: OnEvent) -> DownResult:
     started = time.monotonic()
+    actions: dict[str, str] = {}
     with open_session(settings) as session:
         sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
-        session.engine(on_event).destroy()
+        session.engine(_recording(actions, on_event)).destroy()
         leftovers = settle_leftovers(session)
         if not leftovers:
             session.state.remove_file()
-        return DownResult(time.monotonic() - started, leftovers)
+        return DownResult(time.monotonic() - started, leftovers, actions)
 
 
 def settle_leftovers(
@@ -177,9 +185,10 @@ class StatusResult:
         return all(report.state == "ok" for report in self.reports)
 
     def as_json(self) -> dict[str, Any]:
+        """The body of `status --json` (drift as raw engine items: the CLI's contract shapes it)."""
         return {
             "healthy": self.healthy,
-            "resources": [report.__dict__ for report in self.reports],
+            "resources": [dict(report.__dict__) for report in self.reports],
             **self.extras,
             "notices": self.notices,
         }

@@ -55,11 +55,11 @@ class LoadResult:
             "stored": self.stored,
             "notified": self.notified,
             "duplicates": self.duplicates,
-            "duplicateNotifications": self.duplicate_notifications,
+            "duplicate_notifications": self.duplicate_notifications,
             "missing": self.missing,
-            "latencySeconds": self.latencies,
+            "latency_seconds": self.latencies,
             "seconds": round(self.seconds, 3),
-            "ordersPerSecond": round(self.orders_per_second, 1),
+            "orders_per_second": round(self.orders_per_second, 1),
         }
 
 

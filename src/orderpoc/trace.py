@@ -46,10 +46,10 @@ class Trace:
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "orderId": self.order_id,
-            "httpStatus": self.http_status,
+            "order_id": self.order_id,
+            "http_status": self.http_status,
             "hops": {h: round(s, 3) for h, s in self.hops.items()},
-            "failedHop": self.failed_hop,
+            "failed_hop": self.failed_hop,
             "hints": self.hints,
         }
 

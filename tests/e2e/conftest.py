@@ -14,6 +14,18 @@ from pathlib import Path
 import boto3
 import pytest
 
+from orderpoc.cli.output import validate
+
+
+def schema_name(args: tuple[str, ...]) -> str:
+    """`local status --stack x` -> "local-status": the command words before the first option."""
+    words = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return "-".join(words)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -45,7 +57,11 @@ class Cli:
         return result
 
     def json(self, *args: str, check: bool = True) -> dict:
-        return json.loads(self.run(*args, "--json", check=check).stdout)
+        """The command's --json document, held to its schema (orderpoc/schemas): the contract test
+        runs on every command's real output that any e2e test reads."""
+        document = json.loads(self.run(*args, "--json", check=check).stdout)
+        validate(schema_name(args), document)
+        return document
 
     @property
     def endpoint(self) -> str:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from orderpoc import ui
-from orderpoc.cli.options import json_option, local_port, print_json, state_dir_option
+from orderpoc.cli.options import json_option, local_port, state_dir_option
+from orderpoc.cli.output import emit
 
 if TYPE_CHECKING:
     from orderpoc.local.lifecycle import LocalStatus
@@ -31,17 +32,22 @@ def start(state_dir: Path, as_json: bool) -> None:
     """Start the embedded AWS in the background (idempotent)."""
     from orderpoc.local import lifecycle
 
-    _show(lifecycle.start(state_dir, local_port()), as_json)
+    _show("local-start", lifecycle.start(state_dir, local_port()), as_json)
 
 
 @local.command()
 @state_dir_option
-def stop(state_dir: Path) -> None:
+@json_option
+def stop(state_dir: Path, as_json: bool) -> None:
     """Stop it and every function worker; its resources are lost."""
     from orderpoc.local import lifecycle
 
-    stopped = lifecycle.stop(state_dir, local_port())
-    ui.console.print("stopped" if stopped else "was not running")
+    port = local_port()
+    stopped = lifecycle.stop(state_dir, port)
+    if as_json:
+        emit("local-stop", {"stopped": stopped, "port": port})
+    else:
+        ui.console.print("stopped" if stopped else "was not running")
 
 
 @local.command("status")
@@ -52,7 +58,7 @@ def local_status(state_dir: Path, as_json: bool) -> None:
     from orderpoc.local import lifecycle
 
     status = lifecycle.status(state_dir, local_port())
-    _show(status, as_json)
+    _show("local-status", status, as_json)
     if not status.running:
         raise SystemExit(1)
 
@@ -67,14 +73,14 @@ def outbox(state_dir: Path, limit: int, as_json: bool) -> None:
 
     mails = notifications.read_outbox(state_dir, limit=limit)
     if as_json:
-        print_json(mails)
+        emit("local-outbox", {"emails": mails})
     else:
         ui.print_outbox(mails)
 
 
-def _show(status: LocalStatus, as_json: bool) -> None:
+def _show(schema: str, status: LocalStatus, as_json: bool) -> None:
     data = dataclasses.asdict(status)
     if as_json:
-        print_json(data)
+        emit(schema, data)
     else:
         ui.print_local_status(data)

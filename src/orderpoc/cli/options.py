@@ -7,7 +7,6 @@ Nothing heavy (boto3, the engine) is imported here, so `orderpoc --help` stays f
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -104,10 +103,6 @@ def local_port() -> int:
     if not raw.isdigit():
         raise UserError(f"ORDERPOC_LOCAL_PORT must be a port number, got {raw!r}")
     return int(raw)
-
-
-def print_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, default=str))
 
 
 def next_flags(settings: Settings) -> str:

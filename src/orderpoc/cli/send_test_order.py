@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
 from orderpoc import ui
-from orderpoc.cli.options import common_options, print_json
+from orderpoc.cli.options import common_options
+from orderpoc.cli.output import emit
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings
 
@@ -66,20 +68,24 @@ def send_test_order(
 
     if invalid:
         checked = exercise.send_invalid(settings, timeout)
-        print_json(checked.as_json()) if as_json else ui.print_invalid(checked.cases, checked.stored)
-        ok = checked.ok
+        body, ok = {"mode": "invalid", **checked.as_json()}, checked.ok
+        draw = partial(ui.print_invalid, checked.cases, checked.stored)
     elif count == 1:
         order = _read_order(order_file) if order_file else sample_order(customer, sku, quantity)
         trace = exercise.send_one(settings, order, timeout)
-        print_json(trace.as_json()) if as_json else ui.print_trace(trace)
-        ok = trace.ok
+        body, ok = {"mode": "one", **trace.as_json()}, trace.ok
+        draw = partial(ui.print_trace, trace)
     else:
         with ui.load_progress(count, enabled=not as_json) as advance:
             result = exercise.send_load(
                 settings, count=count, concurrency=concurrency, rate=rate, timeout=timeout, on_progress=advance
             )
-        print_json(result.as_json()) if as_json else ui.print_load(result, count, concurrency)
-        ok = result.ok
+        body, ok = {"mode": "load", **result.as_json()}, result.ok
+        draw = partial(ui.print_load, result, count, concurrency)
+    if as_json:
+        emit("send-test-order", body)
+    else:
+        draw()
     if not ok:
         raise SystemExit(1)
 

@@ -8,7 +8,8 @@ from collections import Counter
 import click
 
 from orderpoc import ui
-from orderpoc.cli.options import common_options, json_option, next_flags, print_json
+from orderpoc.cli.options import common_options, json_option, next_flags
+from orderpoc.cli.output import drift_items, emit
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings, validate_email
 
@@ -28,16 +29,16 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
         session, result = app.up(settings, tracker, notify_email=notify_email)
     counts = dict(Counter(result.actions.values()))
     if as_json:
-        print_json(
+        emit(
+            "up",
             {
-                "stack": settings.stack,
-                "target": settings.target,
+                **_where(settings),
                 "invoke_url": result.invoke_url,
                 "seconds": round(result.seconds, 2),
                 "actions": result.actions,
                 "counts": counts,
                 "notices": session.notices,
-            }
+            },
         )
         return
     ui.print_notices(session.notices)
@@ -64,7 +65,16 @@ def down(settings: Settings, yes: bool, as_json: bool) -> None:
     with ui.progress(f"orderpoc down: {settings.stack} ({settings.target})", enabled=not as_json) as tracker:
         result = app.down(settings, tracker)
     if as_json:
-        print_json({"stack": settings.stack, "seconds": round(result.seconds, 2), "leftovers": result.leftovers})
+        emit(
+            "down",
+            {
+                **_where(settings),
+                "seconds": round(result.seconds, 2),
+                "actions": result.actions,
+                "counts": dict(Counter(result.actions.values())),
+                "leftovers": result.leftovers,
+            },
+        )
     elif result.leftovers:
         ui.console.print(f"[yellow]Still tagged with the stack:[/] {', '.join(result.leftovers)}")
     else:
@@ -84,7 +94,10 @@ def status(settings: Settings, as_json: bool) -> None:
 
     result = app.status(settings)
     if as_json:
-        print_json(result.as_json())
+        body = result.as_json()
+        for resource in body["resources"]:
+            resource["drift"] = drift_items(resource["drift"])
+        emit("status", {**_where(settings), **body})
     else:
         ui.print_notices(result.notices)
         ui.console.print(ui.status_table(result.reports))
@@ -93,3 +106,8 @@ def status(settings: Settings, as_json: bool) -> None:
                 ui.console.print(f"{key}: {value}", soft_wrap=True)
     if not result.healthy:
         raise SystemExit(1)
+
+
+def _where(settings: Settings) -> dict[str, str]:
+    """Which stack a document is about: the first keys of up's, down's and status's JSON."""
+    return {"stack": settings.stack, "target": settings.target, "region": settings.region}

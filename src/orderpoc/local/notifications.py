@@ -77,7 +77,7 @@ class Notifier:
             "protocol": subscription.protocol,
             "subject": subject,
             "message": body,
-            "messageId": message_id,
+            "message_id": message_id,
         }
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock, self.outbox.open("a", encoding="utf-8") as out:

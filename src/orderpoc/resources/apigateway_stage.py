@@ -137,7 +137,7 @@ class ApiStage(Resource):
             "stage": name,
             "rest_api_id": api_id,  # delete needs it
             "deployment_id": deployment_id,
-            "invoke_url": invoke_url(ctx, api_id, name),
+            "invoke_url": invoke_url(ctx, api_id, name, ctx.clients.endpoint_url),
         }
 
 
