@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderpoc import app, stack
-from orderpoc.invalid import Case, run_invalid
+from orderpoc.invalid_orders import Case, run_invalid
 from orderpoc.load import LoadResult, run_load
 from orderpoc.probe import Endpoints, Subscription, find_endpoints, subscribed
 from orderpoc.settings import Settings

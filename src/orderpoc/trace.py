@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderpoc import http
+from orderpoc import http_client
 from orderpoc.probe import Endpoints, Subscription
 from orderpoc.resources.base import Context
 from orderpoc.settings import Names
@@ -54,9 +54,9 @@ class Trace:
         }
 
 
-def post_order(endpoints: Endpoints, order: dict[str, Any], idempotency_key: str | None = None) -> http.Response:
+def post_order(endpoints: Endpoints, order: dict[str, Any], idempotency_key: str | None = None) -> http_client.Response:
     headers = {"x-api-key": endpoints.api_key, "Idempotency-Key": idempotency_key or str(uuid.uuid4())}
-    return http.post_json(f"{endpoints.invoke_url}/order", order, headers)
+    return http_client.post_json(f"{endpoints.invoke_url}/order", order, headers)
 
 
 def follow_one(

@@ -22,7 +22,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 for `--help`
     from orderpoc.engine import Event, Report
-    from orderpoc.invalid import Case
+    from orderpoc.invalid_orders import Case
     from orderpoc.load import LoadResult
     from orderpoc.trace import Trace
 

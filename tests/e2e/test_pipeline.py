@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from orderpoc import http
+from orderpoc import http_client
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def test_an_order_goes_through_every_hop(cli, deployed):
     try:
         url = deployed["invoke_url"] + "/order"
         order = {"customerId": "c-e2e", "items": [{"sku": "A-1", "quantity": 3, "unitPrice": "2.50"}]}
-        response = http.post_json(url, order, {"x-api-key": _api_key(cli)})
+        response = http_client.post_json(url, order, {"x-api-key": _api_key(cli)})
         assert response.status == 202, response.body
         order_id = response.json()["orderId"]
         item = _wait_for(
@@ -65,7 +65,7 @@ def test_an_order_goes_through_every_hop(cli, deployed):
 
         body = _wait_for(notified)
         assert body["customerId"] == "c-e2e"
-        got = http.request("GET", f"{url}/{order_id}", headers={"x-api-key": _api_key(cli)})
+        got = http_client.request("GET", f"{url}/{order_id}", headers={"x-api-key": _api_key(cli)})
         assert got.status == 200 and got.json()["orderId"] == order_id
     finally:
         sns.unsubscribe(SubscriptionArn=subscription)
@@ -75,11 +75,11 @@ def test_an_order_goes_through_every_hop(cli, deployed):
 def test_api_key_and_validator_are_enforced(cli, deployed):
     url = deployed["invoke_url"] + "/order"
     good = {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": 1}]}
-    assert http.post_json(url, good, {}).status == 403
-    assert http.post_json(url, good, {"x-api-key": "not-a-key"}).status == 403
-    bad = http.post_json(url, {"customerId": "c", "items": []}, {"x-api-key": _api_key(cli)})
+    assert http_client.post_json(url, good, {}).status == 403
+    assert http_client.post_json(url, good, {"x-api-key": "not-a-key"}).status == 403
+    bad = http_client.post_json(url, {"customerId": "c", "items": []}, {"x-api-key": _api_key(cli)})
     assert bad.status == 400 and "should be non-empty" in bad.json()["message"]  # the validator says why
-    rounding = http.post_json(
+    rounding = http_client.post_json(
         url,
         {"customerId": "c", "items": [{"sku": "A", "quantity": 1, "unitPrice": "1.001"}]},
         {"x-api-key": _api_key(cli)},

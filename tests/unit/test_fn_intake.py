@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from fn_helpers import Context, Pipeline, api_event, fail_calls, json_body, log_lines, order
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
-
-# fn_fixtures is importable whether or not tests/unit is a package
-sys.path.insert(0, str(Path(__file__).parent))
-import contextlib
-
-from fn_fixtures import (
-    Context,
-    Pipeline,
-    api_event,
-    fail_calls,
-    fns,
-    json_body,
-    log_lines,
-    moto,
-    order,
-    pipeline,
-)
-
-__all__ = ["fns", "moto", "pipeline"]  # fixtures, used by name
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -7,29 +7,19 @@ what was published is read back from an SQS queue subscribed to the topic.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-# fn_fixtures is importable whether or not tests/unit is a package
-sys.path.insert(0, str(Path(__file__).parent))
-from fn_fixtures import (
+from fn_helpers import (
     Pipeline,
     api_event,
     fail_calls,
-    fns,
     json_body,
     log_lines,
-    moto,
     order,
-    pipeline,
     refuse_batch_entries,
 )
-
-__all__ = ["fns", "moto", "pipeline"]  # fixtures, used by name
 
 
 def stored_orders(p: Pipeline, *bodies: dict[str, Any]) -> list[str]:

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-# fn_fixtures is importable whether or not tests/unit is a package
-sys.path.insert(0, str(Path(__file__).parent))
-from fn_fixtures import (
-    Pipeline,
-    api_event,
-    fail_calls,
-    fns,
-    json_body,
-    log_lines,
-    moto,
-    order,
-    pipeline,
-    raw_sqs_record,
-)
-
-__all__ = ["fns", "moto", "pipeline"]  # fixtures, used by name
+from fn_helpers import Pipeline, api_event, fail_calls, json_body, log_lines, order, raw_sqs_record
 
 
 def accept(p: Pipeline, body: dict[str, Any] | None = None, key: str | None = None) -> str:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import ACCOUNT, REGION, Emulator, emulator  # noqa: F401
+from local_helpers import ACCOUNT, REGION, Emulator
 
 HANDLER = """
 import base64, json

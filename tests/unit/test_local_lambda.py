@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import Emulator, emulator, make_zip, wait_for  # noqa: F401
+from local_helpers import Emulator, make_zip, wait_for
 
 from orderpoc.local import procs
 

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import Emulator, assert_all_gone, free_port, health, wait_for
+from local_helpers import Emulator, assert_all_gone, free_port, health, wait_for
 
 from orderpoc.errors import UserError
 from orderpoc.local import lifecycle, procs

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_local_support import RECORDER, Emulator, emulator, health, recorded, wait_for  # noqa: F401
+from local_helpers import RECORDER, Emulator, health, recorded, wait_for
 
 NOTIFIER = (
     RECORDER

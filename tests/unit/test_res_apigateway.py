@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # apigw_fixtures, whether or not tests/unit is a package
-from apigw_fixtures import API, URI, api, api_desired, resource_ids  # noqa: F401
+from apigw_helpers import API, URI, api_desired, resource_ids
 
 from orderpoc.resources.apigateway import rest_api, stage
 

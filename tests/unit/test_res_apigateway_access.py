@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # apigw_fixtures, whether or not tests/unit is a package
-from apigw_fixtures import api  # noqa: F401
 
 from orderpoc.resources.apigateway import api_key, stage, usage_plan
 

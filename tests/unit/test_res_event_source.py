@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
-from lambda_fixtures import FUNCTION, function, role_arn  # noqa: F401
+from lambda_helpers import FUNCTION
 
 from orderpoc.resources.event_source import mapping
 

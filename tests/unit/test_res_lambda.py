@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # lambda_fixtures, whether or not tests/unit is a package
-from lambda_fixtures import FUNCTION, TRUST, function, function_desired, make_zip, role_arn  # noqa: F401
+from lambda_helpers import FUNCTION, TRUST, function_desired, make_zip
 
 from orderpoc.resources.awslambda import function as fn_kind
 from orderpoc.resources.awslambda import permission

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orderpoc.local.workers import Worker, new_log_stream
+from orderpoc.local.worker_process import Worker, new_log_stream
 
 EnvFactory = Callable[[Path, str], dict[str, str]]  # (code dir, log stream) -> environment
 

@@ -23,7 +23,7 @@ from typing import Any
 from orderpoc.local import backends, lambda_logs
 from orderpoc.local.lambda_logs import InvocationLog
 from orderpoc.local.pools import Pool, PoolRetired
-from orderpoc.local.workers import WorkerDied, WorkerTimeout, environment
+from orderpoc.local.worker_process import WorkerDied, WorkerTimeout, environment
 
 log = logging.getLogger("orderpoc.local.runtime")
 

@@ -1,6 +1,6 @@
 """One warm Lambda execution environment: import the handler once, then serve invocations.
 
-Run as a script (`python -I worker.py CODE_DIR HANDLER`), never imported: it must stay cheap to
+Run as a script (`python -I function_host.py CODE_DIR HANDLER`), never imported: it must stay cheap to
 start, so it imports only the standard library pieces the Lambda Python runtime has loaded anyway;
 anything heavier (boto3) is the handler's own business.
 

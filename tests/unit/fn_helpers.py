@@ -1,4 +1,5 @@
-"""Fixtures and event builders for the Lambda function tests (test_fn_*.py).
+"""The Lambda function tests' (test_fn_*.py) loader, Pipeline handle and event builders; their
+fixtures (`fns`, `moto`, `pipeline`) are in conftest.py.
 
 The functions are imported the way Lambda imports them: lambda_src on sys.path, top-level module
 names (`intake`, `orderlib`, ...). `pipeline` runs moto in-process with the real queue, table
@@ -12,16 +13,10 @@ import base64
 import importlib
 import json
 import sys
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import boto3
-import pytest
-from moto import mock_aws
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "src" / "orderpoc" / "lambda_src"
 MODULES = ("orderschema", "orderlib", "intake", "processor", "notifier")
@@ -45,11 +40,6 @@ def load_functions() -> dict[str, ModuleType]:
     finally:
         sys.dont_write_bytecode = writes_bytecode
     return loaded
-
-
-@pytest.fixture(scope="session")
-def fns() -> dict[str, ModuleType]:
-    return load_functions()
 
 
 @dataclass
@@ -127,72 +117,6 @@ class Pipeline:
         """SNS envelopes delivered to the sink queue (Subject, Message, MessageAttributes)."""
         got = self.sqs.receive_message(QueueUrl=self.sink_url, MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in got.get("Messages", [])]
-
-
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
-
-
-def _fake_credentials(mp: pytest.MonkeyPatch) -> None:
-    for var in UNSET_ENV:
-        mp.delenv(var, raising=False)
-    for var, value in FAKE_ENV.items():
-        mp.setenv(var, value)
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[dict[str, Any]]:
-    """One moto for the whole test module, with the test's own clients: making clients and
-    starting moto cost far more than the tests themselves. Each test gets fresh resources."""
-    with pytest.MonkeyPatch.context() as mp:
-        _fake_credentials(mp)
-        with mock_aws():
-            yield {
-                name: boto3.client(name, region_name=REGION) for name in ("sqs", "dynamodb", "sns", "dynamodbstreams")
-            }
-
-
-@pytest.fixture
-def pipeline(moto: dict[str, Any], fns: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    """Queue, table (Streams NEW_IMAGE), topic and an SQS sink subscribed to the topic, named
-    uniquely per test; the functions' env vars point at them; their cached clients start fresh."""
-    _fake_credentials(monkeypatch)
-    sqs, dynamodb, sns = moto["sqs"], moto["dynamodb"], moto["sns"]
-    stack = f"t{uuid.uuid4().hex[:10]}"
-    queue_url = sqs.create_queue(QueueName=f"{stack}-orders")["QueueUrl"]
-    table = f"{stack}-orders"
-    dynamodb.create_table(
-        TableName=table,
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    topic_arn = sns.create_topic(Name=f"{stack}-order-events")["TopicArn"]
-    sink_url = sqs.create_queue(QueueName=f"{stack}-events-sink")["QueueUrl"]
-    sink_arn = sqs.get_queue_attributes(QueueUrl=sink_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=sink_arn)
-    monkeypatch.setenv("ORDERS_QUEUE_URL", queue_url)
-    monkeypatch.setenv("ORDERS_TABLE", table)
-    monkeypatch.setenv("ORDER_EVENTS_TOPIC_ARN", topic_arn)
-    fns["orderlib"].reset_clients()
-    yield Pipeline(
-        sqs=sqs,
-        dynamodb=dynamodb,
-        sns=sns,
-        streams=moto["dynamodbstreams"],
-        queue_url=queue_url,
-        table=table,
-        topic_arn=topic_arn,
-        sink_url=sink_url,
-        fns=fns,
-    )
-    fns["orderlib"].reset_clients()  # clients hold this test's env and hooks: never reuse them
 
 
 # --- event builders ------------------------------------------------------------------------

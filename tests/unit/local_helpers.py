@@ -1,9 +1,4 @@
-"""Shared helpers for the embedded-AWS tests (no tests here).
-
-`emulator` is a module-scoped fixture: each test module boots its own emulator (about half a
-second) on a free port in a temporary state dir, and its teardown stops it and asserts that the
-server and every worker process it spawned are gone.
-"""
+"""Helpers for the embedded-AWS tests (test_local_*.py); their `emulator` fixture is in conftest.py."""
 
 from __future__ import annotations
 
@@ -13,13 +8,12 @@ import socket
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
-import pytest
 
 from orderpoc.local import lifecycle, procs
 
@@ -168,16 +162,3 @@ def assert_all_gone(pid: int) -> None:
     """The server and everything in its process group (the workers) have exited."""
     assert not procs.alive(pid), f"server {pid} still running"
     assert procs.group_members(pid) == [], "worker processes left behind"
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    state_dir = tmp_path_factory.mktemp("state")
-    port = free_port()
-    status = lifecycle.start(state_dir, port)
-    try:
-        yield Emulator(state_dir, port, status)
-    finally:
-        assert lifecycle.stop(state_dir, port) is True
-        assert status.pid is not None
-        assert_all_gone(status.pid)

@@ -1,5 +1,5 @@
-"""The server's handle on one worker process (worker.py): environment, spawn, call with a
-deadline, kill."""
+"""The server's handle on one worker process (which runs function_host.py): environment, spawn,
+call with a deadline, kill."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
+WORKER_SCRIPT = str(Path(__file__).with_name("function_host.py"))
 INIT_TIMEOUT = 10.0  # Lambda's init phase limit
 
 

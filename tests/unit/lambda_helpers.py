@@ -1,6 +1,6 @@
 """Helpers for the Lambda resource tests (test_res_lambda.py, test_res_event_source.py).
 
-Import with tests/unit on sys.path, as test_fn_intake does with fn_fixtures.
+Their fixtures (`role_arn`, `function`) are in conftest.py.
 """
 
 from __future__ import annotations
@@ -8,11 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import zipfile
 from typing import Any
-
-import pytest
 
 FUNCTION = "orderpoc-test-processor"
 TRUST = {
@@ -49,23 +46,3 @@ def function_desired(ctx: Any, role_arn: str, code: bytes | None = None, **overr
         "tags": dict(ctx.tags),
         **overrides,
     }
-
-
-@pytest.fixture
-def role_arn(ctx: Any) -> str:
-    """moto's create_function checks that the role exists in the same account."""
-    iam = ctx.clients("iam")
-    return iam.create_role(RoleName=FUNCTION, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-
-
-@pytest.fixture
-def function(ctx: Any, role_arn: str) -> dict[str, str]:
-    """An existing function, created straight with boto3; returns {"name", "arn"}."""
-    conf = ctx.clients("lambda").create_function(
-        FunctionName=FUNCTION,
-        Role=role_arn,
-        Runtime="python3.12",
-        Handler="index.handler",
-        Code={"ZipFile": make_zip()},
-    )
-    return {"name": FUNCTION, "arn": conf["FunctionArn"]}

@@ -1,13 +1,11 @@
 """Helpers for the API Gateway resource tests (test_res_apigateway*.py).
 
-Import with tests/unit on sys.path, as test_fn_intake does with fn_fixtures.
+Their fixtures (`api`) are in conftest.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 API = "orderpoc-test-api"
 FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orderpoc-test-intake"
@@ -49,14 +47,6 @@ def api_desired(ctx: Any, **overrides: Any) -> dict[str, Any]:
         ],
         **overrides,
     }
-
-
-@pytest.fixture
-def api(ctx: Any) -> dict[str, Any]:
-    """The order API, created with the rest_api kind; returns its outputs."""
-    from orderpoc.resources.apigateway import rest_api
-
-    return rest_api.create(ctx, API, api_desired(ctx)).outputs
 
 
 def resource_ids(ctx: Any, api_id: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orderpoc import http
+from orderpoc import http_client
 from orderpoc.probe import Endpoints
 from orderpoc.resources.base import Context
 from orderpoc.trace import post_order, sample_order
@@ -49,7 +49,7 @@ def run_invalid(ctx: Context, endpoints: Endpoints, timeout: float) -> tuple[lis
         headers = {"x-api-key": endpoints.api_key, "Content-Type": "application/json", **extra}
         headers = {k: v for k, v in headers.items() if v}
         body = raw if raw is not None else json.dumps(document).encode()
-        response = http.request("POST", f"{endpoints.invoke_url}/order", body=body, headers=headers)
+        response = http_client.request("POST", f"{endpoints.invoke_url}/order", body=body, headers=headers)
         results.append(Case(name, expected, response.status, response.body[:160]))
     stored = _stored_after_sentinel(ctx, endpoints, marker, timeout)
     return results, stored

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orderpoc import invalid
-from orderpoc.http import Response
+from orderpoc import invalid_orders
+from orderpoc.http_client import Response
 
 
 class NoTable:
@@ -12,8 +12,8 @@ class NoTable:
 
 
 def test_a_rejected_sentinel_leaves_the_result_unverified(monkeypatch):
-    monkeypatch.setattr(invalid, "post_order", lambda *a, **k: Response(503, {}, '{"message": "busy"}', 0.01))
-    assert invalid._stored_after_sentinel(NoTable(), None, "invalid-x", timeout=1) is None
+    monkeypatch.setattr(invalid_orders, "post_order", lambda *a, **k: Response(503, {}, '{"message": "busy"}', 0.01))
+    assert invalid_orders._stored_after_sentinel(NoTable(), None, "invalid-x", timeout=1) is None
 
 
 class NeverStored:
@@ -25,6 +25,6 @@ class NeverStored:
 
 
 def test_a_sentinel_never_stored_leaves_the_result_unverified(monkeypatch):
-    monkeypatch.setattr(invalid, "post_order", lambda *a, **k: Response(202, {}, '{"orderId": "o-1"}', 0.01))
+    monkeypatch.setattr(invalid_orders, "post_order", lambda *a, **k: Response(202, {}, '{"orderId": "o-1"}', 0.01))
     endpoints = type("E", (), {"table": "t"})()
-    assert invalid._stored_after_sentinel(NeverStored(), endpoints, "invalid-x", timeout=0.3) is None
+    assert invalid_orders._stored_after_sentinel(NeverStored(), endpoints, "invalid-x", timeout=0.3) is None
