@@ -15,7 +15,7 @@ from orderpoc.probe import sweep_probes
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
 from orderpoc.settings import TAG_KEY, Settings
-from orderpoc.state import State, locked
+from orderpoc.state import State
 
 OnEvent = Callable[[Event], None]
 NOTICE_RESTARTED = (
@@ -69,8 +69,10 @@ def declared_specs(settings: Settings, notify_email: str | None = None) -> list[
 
 
 @contextmanager
-def open_session(settings: Settings, *, lock: bool = True) -> Iterator[Session]:
+def open_session(settings: Settings, *, lock: bool = True, operation: str = "") -> Iterator[Session]:
     """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock."""
+    from orderpoc.state_s3 import store_for  # deferred: only an s3:// state URL needs it
+
     boot_id = None
     if settings.target == "local":
         from orderpoc.local import lifecycle  # deferred: only the local target needs the emulator
@@ -79,9 +81,9 @@ def open_session(settings: Settings, *, lock: bool = True) -> Iterator[Session]:
     clients = Clients(settings)
     account = clients.account_id()
     ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
-    state_path = settings.state_file
-    with locked(state_path) if lock else nullcontext():
-        state = State.load(state_path)
+    store = store_for(settings, clients)
+    with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():
+        state = State.load(store)
         state.check_identity(account=account, region=settings.region, endpoint=clients.endpoint_url)
         session = Session(settings, clients, ctx, state, boot_id=boot_id)
         recorded_boot = state.data.get("local_boot_id")
@@ -104,7 +106,7 @@ def up(
     actions: dict[str, str] = {}
     track = _recording(actions, on_event)
     started = time.monotonic()
-    with open_session(settings) as session:
+    with open_session(settings, operation="up") as session:
         session.state.set_identity(
             stack=settings.stack,
             target=settings.target,
@@ -141,7 +143,7 @@ def _recording(actions: dict[str, str], on_event: OnEvent) -> OnEvent:
 def down(settings: Settings, on_event: OnEvent) -> DownResult:
     started = time.monotonic()
     actions: dict[str, str] = {}
-    with open_session(settings) as session:
+    with open_session(settings, operation="down") as session:
         sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
         session.engine(_recording(actions, on_event)).destroy()
         leftovers = settle_leftovers(session)
@@ -200,7 +202,7 @@ def status(settings: Settings) -> StatusResult:
         outputs = {r.key: (r.outputs if r.state in {"ok", "drifted"} else None) for r in reports}
         extras = {"invoke_url": session.invoke_url(outputs) or ""}
         if not session.state.exists and any(r.state != "missing" for r in reports):
-            session.notices.append("no state file: resources were found by their names")
+            session.notices.append("no state: resources were found by their names")
         if settings.target == "local":
             from orderpoc.local import notifications
 

@@ -146,6 +146,8 @@ class Settings:
     endpoint_url: str | None = None
     state_dir: Path = field(default_factory=lambda: Path(".orderpoc"))
     local_port: int = DEFAULT_LOCAL_PORT
+    state_url: str | None = None  # s3://bucket/prefix; None: the file in state_dir
+    lock_timeout: float = 60.0  # seconds to wait for another command's lock (state_store.DEFAULT_LOCK_TIMEOUT)
 
     def __post_init__(self) -> None:
         validate_stack(self.stack)
@@ -155,6 +157,8 @@ class Settings:
             raise UserError(f"invalid local port {self.local_port}: use 1-65535")
         if self.endpoint_url is not None:
             validate_endpoint_url(self.endpoint_url)
+        if self.lock_timeout < 0:
+            raise UserError(f"invalid --lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
 
     @property
     def names(self) -> Names:

@@ -1,16 +1,17 @@
-"""The state file: what was created, for which account/region/endpoint. Atomic, locked, private.
+"""A stack's state: what was created, for which account/region/endpoint. Written through a store.
 
 It is a cache, not the source of truth: every resource can be found again by its deterministic
-name, so losing this file never leads to duplicates. It does pin the identity (account, region,
+name, so losing it never leads to duplicates. It does pin the identity (account, region,
 endpoint) so a command never acts on another account than the one that built the stack.
+
+Where the document lives is the store's business (`state_store.FileStore`, the default, or
+`state_s3.S3Store`); every write here is a compare-and-swap on the version last read or written,
+and carries a `serial` that grows by one, so a command that lost a race stops instead of
+overwriting newer state.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,49 +20,64 @@ from pathlib import Path
 from typing import Any
 
 from orderpoc.errors import UserError
+from orderpoc.state_store import (
+    DEFAULT_LOCK_TIMEOUT,
+    FileStore,
+    LockInfo,
+    Snapshot,
+    Store,
+    ensure_private_dir,
+)
+
+__all__ = ["SCHEMA_VERSION", "State", "ensure_private_dir", "locked", "validate_shape"]
 
 SCHEMA_VERSION = 1
+_IDENTITY = ("stack", "target", "account", "region", "endpoint", "local_boot_id", "invoke_url")
 
 
-def ensure_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _store(where: Path | Store) -> Store:
+    return FileStore(where) if isinstance(where, Path) else where
 
 
 class State:
-    """In-memory view of one stack's state file; every change is written through atomically."""
+    """In-memory view of one stack's state; every change is written through the store at once."""
 
-    def __init__(self, path: Path, data: dict[str, Any] | None = None) -> None:
-        self.path = path
-        self.data: dict[str, Any] = data or {"schema": SCHEMA_VERSION, "resources": {}}
+    def __init__(self, where: Path | Store, data: dict[str, Any] | None = None, version: str | None = None) -> None:
+        self.store = _store(where)
+        self.data: dict[str, Any] = data or {"schema": SCHEMA_VERSION, "serial": 0, "resources": {}}
+        self.version = version
         self._write_lock = threading.Lock()
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path) -> State:
-        if not path.exists():
-            return cls(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(
-                f"state file {path} is unreadable ({exc}); move it aside and rerun: "
-                "orderpoc finds its resources by name"
-            ) from None
-        if not isinstance(data, dict):
-            raise UserError(
-                f"state file {path} does not hold a JSON object; move it aside and rerun: "
-                "orderpoc finds its resources by name"
-            )
-        if data.get("schema") != SCHEMA_VERSION:
-            raise UserError(
-                f"state file {path} has schema {data.get('schema')!r}, this orderpoc writes "
-                f"{SCHEMA_VERSION}; move it aside and rerun: resources are found by name"
-            )
-        return cls(path, data)
+    def load(cls, where: Path | Store) -> State:
+        store = _store(where)
+        snapshot = store.read()
+        if snapshot is None:
+            return cls(store)
+        validate_shape(snapshot.data, store.url)
+        return cls(store, snapshot.data, snapshot.version)
+
+    @classmethod
+    def of(cls, store: Store, snapshot: Snapshot) -> State:
+        validate_shape(snapshot.data, store.url)
+        return cls(store, snapshot.data, snapshot.version)
+
+    @property
+    def path(self) -> Path | None:
+        return self.store.path if isinstance(self.store, FileStore) else None
+
+    @property
+    def url(self) -> str:
+        return self.store.url
 
     @property
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.version is not None
+
+    @property
+    def serial(self) -> int:
+        return int(self.data.get("serial") or 0)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -81,13 +97,15 @@ class State:
         for key, value in current.items():
             if recorded[key] != value:
                 raise UserError(
-                    f"state file {self.path} belongs to {key} {recorded[key]!r} but this command "
+                    f"state {self.url} belongs to {key} {recorded[key]!r} but this command "
                     f"would act on {value!r}; use the matching credentials/--region/--endpoint-url, "
-                    "or another --state-dir"
+                    "or another --state-dir / --state-url"
                 )
 
     def set_identity(self, **identity: Any) -> None:
         with self._write_lock:
+            if all(self.data.get(k) == v for k, v in identity.items()) and self.exists:
+                return  # a rerun with nothing changed writes nothing
             self.data.update(identity)
             self._write()
 
@@ -103,49 +121,52 @@ class State:
                 self._write()
 
     def remove_file(self) -> None:
+        """Remove the stored document (the stack is gone)."""
         with self._write_lock:
-            self.path.unlink(missing_ok=True)
+            self.store.delete(self.version)
+            self.version = None
+
+    def replace(self, data: dict[str, Any], *, serial: int) -> None:
+        """Store another document wholesale (state push/migrate), with the given serial."""
+        with self._write_lock:
+            self.data = {**data, "serial": serial}
+            self.version = self.store.write(self.data, self.version)
 
     def _write(self) -> None:
-        """temp file in the same folder, fsync, rename: a crash leaves the old or the new file."""
-        ensure_private_dir(self.path.parent)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                json.dump(self.data, handle, indent=2, sort_keys=True, default=str)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        """One compare-and-swap: the store refuses if someone wrote since our last read/write."""
+        self.data["serial"] = self.serial + 1
+        self.version = self.store.write(self.data, self.version)
+
+
+def validate_shape(data: dict[str, Any], url: str) -> None:
+    """Valid JSON of the wrong shape is a user error (one line), not a crash deep in the engine."""
+
+    def wrong(what: str) -> UserError:
+        return UserError(f"state {url} is malformed ({what}); move it aside and rerun: resources are found by name")
+
+    if data.get("schema") != SCHEMA_VERSION:
+        raise UserError(
+            f"state {url} has schema {data.get('schema')!r}, this orderpoc writes "
+            f"{SCHEMA_VERSION}; move it aside and rerun: resources are found by name"
+        )
+    resources = data.get("resources", {})
+    if not isinstance(resources, dict):
+        raise wrong(f"resources is a {type(resources).__name__}, not an object")
+    for key, entry in resources.items():
+        if not isinstance(entry, dict):
+            raise wrong(f"resource {key!r} is a {type(entry).__name__}, not an object")
+        if not isinstance(entry.get("outputs", {}), dict | None):
+            raise wrong(f"the outputs of resource {key!r} are not an object")
+    serial = data.get("serial", 0)
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+        raise wrong(f"serial {serial!r} is not a non-negative integer")
+    for key in _IDENTITY:
+        if not isinstance(data.get(key), str | None):
+            raise wrong(f"{key} is not a string")
 
 
 @contextmanager
-def locked(path: Path, *, timeout: float = 5.0) -> Iterator[None]:
-    """Exclusive lock for one stack+target, so two commands never interleave their writes."""
-    ensure_private_dir(path.parent)
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise UserError(
-                        f"another orderpoc command is working on this stack (lock {lock_path}); wait for it to finish"
-                    ) from None
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
+def locked(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, operation: str = "") -> Iterator[LockInfo]:
+    """Exclusive lock on one stack+target's state file, so two commands never interleave writes."""
+    with FileStore(path).lock(operation, timeout=timeout) as info:
+        yield info

@@ -55,7 +55,10 @@ def test_lock_excludes_a_concurrent_command(tmp_path):
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(UserError, match="another orderpoc command"), locked(path, timeout=0.2):
+        with (
+            pytest.raises(UserError, match=r"is locked by .* pid \d+ .*--lock-timeout 0.2s"),
+            locked(path, timeout=0.2),
+        ):
             pass
     finally:
         release.set()

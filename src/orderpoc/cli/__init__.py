@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -51,9 +52,14 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    ui.err_console.print(f"warning: {message}", soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line and exit 2; no traceback unless ORDERPOC_DEBUG=1."""
     debug = os.environ.get("ORDERPOC_DEBUG") == "1"
+    warnings.showwarning = _show_warning  # e.g. a state dir tightened to 0700: one line, not a source excerpt
     # A polite kill is handled like Ctrl-C, so cleanups (send-test-order's probe queue) still run.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

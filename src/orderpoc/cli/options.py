@@ -16,6 +16,7 @@ import click
 
 from orderpoc.errors import UserError
 from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK, TARGETS, Settings, validate_region
+from orderpoc.state_store import DEFAULT_LOCK_TIMEOUT
 
 Command = Callable[..., Any]
 
@@ -52,6 +53,15 @@ def common_options(command: Command) -> Command:
             help="AWS-compatible endpoint for --target aws (e.g. LocalStack).",
         ),
         state_dir_option,
+        click.option(
+            "--lock-timeout",
+            type=click.FloatRange(min=0),
+            default=DEFAULT_LOCK_TIMEOUT,
+            envvar="ORDERPOC_LOCK_TIMEOUT",
+            show_default=True,
+            metavar="SECONDS",
+            help="How long to wait for another command's lock on the stack's state.",
+        ),
     ]
 
     @functools.wraps(command)
@@ -62,6 +72,7 @@ def common_options(command: Command) -> Command:
         profile: str | None,
         endpoint_url: str | None,
         state_dir: Path,
+        lock_timeout: float,
         **kwargs: Any,
     ) -> Any:
         if target == "local" and endpoint_url:
@@ -76,6 +87,7 @@ def common_options(command: Command) -> Command:
             endpoint_url=endpoint_url,
             state_dir=state_dir,
             local_port=local_port(),
+            lock_timeout=lock_timeout,
         )
         return command(settings, **kwargs)
 

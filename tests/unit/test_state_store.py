@@ -1,0 +1,138 @@
+"""The state store interface on the local file: compare-and-swap, serial, shape, permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from orderpoc.errors import UserError
+from orderpoc.state import State
+from orderpoc.state_store import FileStore, PermissionNotice, StateConflict
+
+ENTRY = {"kind": "sqs_queue", "name": "q", "outputs": {"arn": "x"}, "config_hash": "h"}
+
+
+def test_every_write_grows_the_serial_and_is_a_compare_and_swap(tmp_path):
+    store = FileStore(tmp_path / "s.json")
+    state = State.load(store)
+    state.record("queue", ENTRY)
+    state.record("dlq", ENTRY)
+    assert State.load(store).serial == 2
+    rival = State.load(store)
+    rival.forget("dlq")  # another command wrote since `state` read
+    with pytest.raises(StateConflict, match="changed by another command"):
+        state.record("table", ENTRY)
+    assert "table" not in State.load(store).resources  # nothing was overwritten
+    assert State.load(store).serial == 3
+
+
+def test_unchanged_identity_writes_nothing(tmp_path):
+    state = State.load(FileStore(tmp_path / "s.json"))
+    state.set_identity(account="1", region="us-east-1")
+    before = state.version
+    state.set_identity(account="1", region="us-east-1")
+    assert state.version == before and state.serial == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"schema": 1, "resources": []}, "resources is a list"),
+        ({"schema": 1, "resources": {"queue": "arn"}}, "resource 'queue' is a str"),
+        ({"schema": 1, "resources": {"queue": {"outputs": [1]}}}, "outputs of resource 'queue'"),
+        ({"schema": 1, "resources": {}, "serial": "7"}, "serial '7'"),
+        ({"schema": 1, "resources": {}, "account": 12}, "account is not a string"),
+    ],
+)
+def test_valid_json_of_the_wrong_shape_is_a_user_error(tmp_path, document, message):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=message):
+        State.load(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any mode")
+def test_read_only_state_dir_is_a_user_error(tmp_path):
+    state_dir = tmp_path / "ro"
+    state_dir.mkdir(mode=0o500)
+    with pytest.raises(UserError, match="not writable"), FileStore(state_dir / "s.json").lock(timeout=0):
+        pass
+
+
+@pytest.mark.filterwarnings("ignore::orderpoc.state_store.PermissionNotice")
+def test_a_state_dir_where_the_lock_file_cannot_be_opened_is_a_user_error():
+    # /proc/self/fdinfo exists and takes no new files, even for root
+    with pytest.raises(UserError, match="is not writable"), FileStore(Path("/proc/self/fdinfo/s.json")).lock(timeout=0):
+        pass
+
+
+def test_unwritable_state_dir_is_a_user_error(tmp_path):
+    # Works as root too: a state dir whose path runs through a regular file can never be created.
+    (tmp_path / "file").write_text("")
+    with (
+        pytest.raises(UserError, match="cannot create the state dir"),
+        FileStore(tmp_path / "file" / "d" / "s.json").lock(timeout=0),
+    ):
+        pass
+
+
+def test_a_state_dir_open_to_others_is_tightened_and_said(tmp_path):
+    state_dir = tmp_path / "open"
+    state_dir.mkdir()
+    state_dir.chmod(0o755)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        State.load(FileStore(state_dir / "s.json")).record("queue", ENTRY)
+    assert state_dir.stat().st_mode & 0o777 == 0o700
+    assert [str(w.message) for w in caught if w.category is PermissionNotice] == [
+        f"state dir {state_dir} was readable by others (mode 0755); tightened to 0700"
+    ]
+
+
+def test_the_lock_records_its_holder_and_clears_it_on_exit(tmp_path):
+    store = FileStore(tmp_path / "s.json")
+    with store.lock("up", timeout=0) as info:
+        holder = store.holder()
+        assert holder is not None and holder.id == info.id and holder.pid == os.getpid()
+        assert holder.operation == "up"
+    assert store.holder() is None
+
+
+def _main(capsys, *argv: str) -> tuple[int, str]:
+    from orderpoc.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_cli_wrong_shape_state_is_one_line_exit_2(aws, capsys, tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    (state_dir / "orderpoc.aws.json").write_text(json.dumps({"schema": 1, "resources": []}))
+    code, err = _main(capsys, "status", "--target", "aws", "--state-dir", str(state_dir))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: state {state_dir}/orderpoc.aws.json is malformed (resources is a list, not an object); move it aside and rerun: resources are found by name"
+    ]
+
+
+def test_cli_unwritable_state_dir_is_one_line_exit_2(aws, capsys):
+    code, err = _main(capsys, "up", "--target", "aws", "--state-dir", "/proc/self/fdinfo")
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("error: the state dir /proc/self/fdinfo is not writable")
+    assert "Traceback" not in err and "Error:" not in err
+
+
+def test_cli_says_when_it_tightened_the_state_dir(aws, capsys, tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o755)
+    state_dir.chmod(0o755)
+    (state_dir / "orderpoc.aws.json").write_text(json.dumps({"schema": 1, "resources": []}))
+    code, err = _main(capsys, "status", "--target", "aws", "--state-dir", str(state_dir))
+    assert code == 2  # the wrong shape stops it, after the dir was tightened
+    assert f"warning: state dir {state_dir} was readable by others (mode 0755); tightened to 0700" in err
