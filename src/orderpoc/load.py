@@ -41,6 +41,9 @@ class LoadResult:
     latencies: dict[str, dict[str, float | None]] = field(default_factory=dict)
     seconds: float = 0.0
     orders_per_second: float = 0.0
+    # Per hop, per order: (seconds from the run's start to its POST, that hop's latency in seconds),
+    # in sending order. What the report charts; not in the JSON (one row per order is too much).
+    timeline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -232,6 +235,9 @@ def _summarise(tracker: _Tracker, count: int, started: float) -> LoadResult:
     for hop in HOPS:
         values = list(tracker.hops[hop].values())
         result.latencies[hop] = {f"p{p}": _round(percentile(values, p)) for p in (50, 90, 99)}
+        result.timeline[hop] = sorted(
+            (tracker.sent_at[oid] - started, t) for oid, t in tracker.hops[hop].items() if oid in ids
+        )
     finished = [tracker.sent_at[oid] + t for oid, t in tracker.hops["notified"].items() if oid in ids]
     result.seconds = (max(finished) if finished else time.monotonic()) - started
     result.orders_per_second = result.notified / result.seconds if result.seconds > 0 else 0.0

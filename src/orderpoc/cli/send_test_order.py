@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from orderpoc import ui
-from orderpoc.cli.options import common_options
+from orderpoc.cli.options import common_options, write_text
 from orderpoc.cli.output import emit
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings
@@ -44,6 +44,13 @@ from orderpoc.settings import Settings
     type=click.FloatRange(min=1),
     help="Seconds to wait for every hop.",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.html",
+    help="Load mode: also write a self-contained HTML page charting the run (opens in any browser).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def send_test_order(
     settings: Settings,
@@ -56,6 +63,7 @@ def send_test_order(
     concurrency: int,
     rate: float | None,
     timeout: float,
+    report_file: Path | None,
     as_json: bool,
 ) -> None:
     """Post an order through the API and follow it: accepted, stored, notified.
@@ -65,6 +73,9 @@ def send_test_order(
     """
     from orderpoc import exercise
     from orderpoc.trace import sample_order
+
+    if report_file and (invalid or count == 1):
+        raise UserError("--report charts a load run: use it with --count N (N > 1)")
 
     if invalid:
         checked = exercise.send_invalid(settings, timeout)
@@ -82,10 +93,25 @@ def send_test_order(
             )
         body, ok = {"mode": "load", **result.as_json()}, result.ok
         draw = partial(ui.print_load, result, count, concurrency)
+        if report_file:
+            from orderpoc import report
+
+            run = {
+                "stack": settings.stack,
+                "target": settings.target,
+                "region": settings.region,
+                "count": count,
+                "concurrency": concurrency,
+                "rate": rate or "unlimited",
+                "timeout": timeout,
+            }
+            write_text(report_file, report.render(result, run))
     if as_json:
         emit("send-test-order", body)
     else:
         draw()
+        if report_file:
+            ui.console.print(f"report: {report_file}", soft_wrap=True)
     if not ok:
         raise SystemExit(1)
 
