@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orderpoc import package, stack
 from orderpoc.aws import Clients
@@ -16,6 +16,9 @@ from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
 from orderpoc.settings import TAG_KEY, Settings
 from orderpoc.state import State
+
+if TYPE_CHECKING:
+    from orderpoc.outputs import StackOutputs
 
 OnEvent = Callable[[Event], None]
 NOTICE_RESTARTED = (
@@ -210,3 +213,12 @@ def status(settings: Settings) -> StatusResult:
             if latest:
                 extras["latest_email"] = f"{latest[-1].get('subject', '')} -> {latest[-1].get('endpoint', '')}"
         return StatusResult(reports, extras, session.notices)
+
+
+def read_outputs(settings: Settings, *, show_key: bool = False) -> StackOutputs:
+    """The URLs, key id (value only with show_key), names and ARNs a caller of the stack needs."""
+    from orderpoc import outputs
+
+    with open_session(settings, lock=False) as session:
+        endpoint = session.clients.endpoint_url
+        return outputs.read(session.ctx, settings.names, settings.target, endpoint, show_key=show_key)

@@ -228,3 +228,37 @@ def print_outbox(mails: list[dict[str, Any]]) -> None:
     for mail in mails:
         console.print(f"[bold]{mail.get('timestamp', '')}[/] to {mail.get('endpoint', '')}: {mail.get('subject', '')}")
         console.print(f"  {mail.get('message', '')}")
+
+
+def print_up_closing(invoke_url: str | None, flags: str) -> None:
+    """up's last lines: where the API is, and the two commands to reach for next."""
+    if invoke_url:
+        console.print(
+            f"Invoke URL: [bold]{invoke_url}[/]  (POST /order, GET /order/{{orderId}}; API key: x-api-key)",
+            soft_wrap=True,
+        )
+    console.print(f"Next: [bold]orderpoc send-test-order{flags}[/]", soft_wrap=True)
+    console.print(f"      [bold]orderpoc outputs --show-key{flags}[/]  (the URLs, the key and a curl)", soft_wrap=True)
+
+
+# -- orderpoc outputs ---------------------------------------------------------------------------
+def print_outputs(data: dict[str, Any], key_hint: str) -> None:
+    """Label and value per line, never wrapped: URLs, ARNs and the curl must stay copyable."""
+    api_key = data["api_key"]
+    rows = [
+        ("POST", data["urls"]["post_order"]),
+        ("GET", data["urls"]["get_order"]),
+        ("API key id", api_key["id"]),
+        ("API key", api_key["value"] or f"(hidden: {key_hint})"),
+    ]
+    for label in ("table", "queue", "dlq", "failures_queue", "topic"):
+        item = data[label]
+        rows.append((label.replace("_", " "), f"{item['name']}  {item.get('arn') or '(missing)'}"))
+    rows += [("account", data["account"]), ("region", data["region"])]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        console.print(f"[bold]{label:<{width}}[/]  {value}", soft_wrap=True, markup=True)
+    console.print("\nCall the API yourself:", soft_wrap=True)
+    if not api_key["value"]:
+        console.print(f"  export ORDERPOC_API_KEY=...   # {key_hint}", soft_wrap=True, markup=False)
+    console.print(f"  {data['curl']}", soft_wrap=True, markup=False, highlight=False)

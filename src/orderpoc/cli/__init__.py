@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from orderpoc import __version__, ui
-from orderpoc.cli import diagram_command, local_commands, send_test_order, stack_commands
+from orderpoc.cli import diagram_command, local_commands, outputs_command, send_test_order, stack_commands
 from orderpoc.errors import EngineError, UserError
 
 
@@ -44,6 +44,7 @@ for command in (
     send_test_order.send_test_order,
     local_commands.local,
     diagram_command.diagram,
+    outputs_command.outputs,
 ):
     cli.add_command(command)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from orderpoc.errors import UserError
 from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK, TARGETS, Settings, validate_region
@@ -117,10 +119,28 @@ def local_port() -> int:
     return int(raw)
 
 
-def next_flags(settings: Settings) -> str:
-    """The flags to repeat in a suggested next command, so it acts on the same stack."""
-    flags = "" if settings.stack == DEFAULT_STACK else f" --stack {settings.stack}"
-    return flags + ("" if settings.target == "local" else f" --target {settings.target}")
+def next_flags(settings: Settings | None = None) -> str:
+    """The common options given on this command line, to repeat in a suggested next command so it
+    acts on the same stack, target, region, endpoint and state (values from the environment still
+    apply in the same shell, so they are not repeated). `settings` is not needed: click knows."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return ""
+    flags = []
+    for param in ctx.command.params:
+        if param.name not in _common_names() or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params.get(param.name)
+        if value is not None:
+            flags.append(f" {param.opts[0]} {shlex.quote(str(value))}")
+    return "".join(flags)
+
+
+@functools.cache
+def _common_names() -> frozenset[str]:
+    """The parameter names common_options adds (whatever options it grows)."""
+    probe = common_options(lambda settings: None)
+    return frozenset(str(param.name) for param in getattr(probe, "__click_params__", []))
 
 
 def write_text(path: Path, text: str) -> None:

@@ -44,8 +44,7 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
     ui.print_notices(session.notices)
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
-    ui.console.print(f"Invoke URL: [bold]{result.invoke_url}/order[/]  (API key required: x-api-key)", soft_wrap=True)
-    ui.console.print(f"Next: [bold]orderpoc send-test-order{next_flags(settings)}[/]")
+    ui.print_up_closing(result.invoke_url, next_flags())
 
 
 @click.command(short_help="Delete every resource of the stack.")
