@@ -13,7 +13,7 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config
 
-from orderpoc.errors import UserError
+from orderpoc.errors import ResourceError, UserError
 from orderpoc.settings import Settings
 
 T = TypeVar("T")
@@ -268,14 +268,101 @@ def retry(
     raise AssertionError("unreachable")
 
 
+# How long AWS's eventual consistency may take to settle, by what is awaited. IAM: a new or changed
+# role or policy reaches Lambda's control plane in seconds, occasionally in minutes.
+IAM_BUDGET = 180.0
+# SQS refuses a queue name for 60 s after that queue was deleted.
+SQS_NAME_REUSE_BUDGET = 120.0
+# Lambda refuses changes while a previous change to the function or mapping is in progress.
+CONFLICT_BUDGET = 120.0
+
+# What Lambda answers (InvalidParameterValueException) while a role, or a permission just granted to
+# it, has not reached Lambda yet; lower case.
+_PROPAGATION_WORDINGS = (
+    "cannot be assumed",  # "The role defined for the function cannot be assumed by Lambda."
+    "role defined for the function",
+    "execution role does not have permissions",  # "... to call ReceiveMessage on SQS" / "Publish on SNS"
+    "cannot access stream",  # "Cannot access stream arn:... Please ensure the role can perform the
+    "please ensure the role can perform",  # GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions"
+    "not authorized",
+)
+# A KMS key or SNS topic that denies access right after its policy (or the role's) changed.
+_KMS_DENIED = {"KMSAccessDeniedException", "KMSAccessDenied", "KMS.AccessDeniedException"}
+
+
 def is_propagation_delay(exc: BaseException) -> bool:
-    """IAM is eventually consistent: a new role may not be assumable by Lambda for a few seconds."""
-    msg = str(exc)
-    return error_code(exc) == "InvalidParameterValueException" and (
-        "cannot be assumed" in msg or "role defined for the function" in msg or "not authorized" in msg
-    )
+    """IAM is eventually consistent: a new role may not be assumable by Lambda, nor a new policy in
+    force, for seconds or minutes after it was written."""
+    code, msg = error_code(exc), str(exc).lower()
+    if code in _KMS_DENIED:
+        return True
+    if code != "InvalidParameterValueException":
+        return False
+    kms_denied = "kms" in msg and ("accessdenied" in msg or "access denied" in msg)
+    return kms_denied or any(wording in msg for wording in _PROPAGATION_WORDINGS)
 
 
 def is_conflict(exc: BaseException) -> bool:
-    """Lambda rejects changes while a previous update is in progress."""
-    return error_code(exc) in {"ResourceConflictException", "ResourceInUseException", "TooManyRequestsException"}
+    """Lambda rejects changes while a previous update is in progress (not: "it already exists")."""
+    return error_code(exc) in {
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "TooManyRequestsException",
+    } and not is_already_exists(exc)
+
+
+def is_already_exists(exc: BaseException) -> bool:
+    """AWS answers that the thing a create asked for exists already, in any of its wordings."""
+    code = error_code(exc)
+    if code.endswith(("AlreadyExists", "AlreadyExistsException")) or code in {"QueueNameExists", "EntityAlreadyExists"}:
+        return True
+    # Codes that also mean "busy": only their "exists" wordings count ("Table already exists: x",
+    # "Function already exist", "Stage already exists", "Another resource with the same parent
+    # already has this name", "The statement id (x) provided already exists").
+    msg = str(exc).lower()
+    return code in {"ConflictException", "ResourceConflictException", "ResourceInUseException"} and (
+        "already exist" in msg or "already has" in msg
+    )
+
+
+def pending_change(exc: BaseException) -> str | None:
+    """wait_out's `awaiting` for calls Lambda refuses while a previous change is in progress."""
+    return "the previous change to finish" if is_conflict(exc) else None
+
+
+def pending_iam_or_change(exc: BaseException) -> str | None:
+    """wait_out's `awaiting` for calls that use a role or a permission written moments ago."""
+    return "IAM to propagate" if is_propagation_delay(exc) else pending_change(exc)
+
+
+def wait_out(
+    call: Callable[[], T],
+    *,
+    awaiting: Callable[[BaseException], str | None],
+    budget: float,
+    name: str,
+    say: Callable[[str], None],
+    max_delay: float = 10.0,
+) -> T:
+    """call(), sent again while AWS answers that something has not settled yet, for up to `budget`
+    seconds: eventual consistency ends after a time, not after a number of attempts.
+
+    awaiting(exc) names what the error says is pending ("IAM to propagate"), or None for an error
+    that waiting does not fix; each wait is told as "waiting for IAM to propagate … 14 s". Once the
+    budget is spent, a ResourceError says what did not happen in time and what AWS last answered.
+    """
+    started, delay = clock.now(), 1.0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            what = awaiting(exc)
+            if what is None:
+                raise
+            waited = clock.now() - started
+            if waited >= budget:
+                raise ResourceError(name, f"gave up waiting for {what} after {waited:.0f} s: {exc}") from exc
+            say(f"waiting for {what} … {waited:.0f} s")
+            # Equal jitter: never a busy loop, never in step with other callers.
+            clock.sleep(min(budget - waited, delay / 2 + random.uniform(0, delay / 2)))
+            delay = min(delay * 2, max_delay)

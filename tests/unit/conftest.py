@@ -4,6 +4,8 @@
 - `clients`: an orderpoc `Clients` for `--target aws` in us-east-1 (moto intercepts every call).
 - `ctx`: a resource `Context` for stack "orderpoc-test", account read from STS, tags
   {"orderpoc:stack": "orderpoc-test"}; everything passed to `ctx.say` lands in `ctx.messages`.
+- `clock`: a fake `orderpoc.aws.clock`: sleeping advances it at once, so waits on a time budget
+  (IAM propagation, SQS name reuse) run in no time; `clock.refuse_until(...)` answers an error.
 - `calls`: a `CallLog` recording every API call made through `clients` *after* it was requested.
   Use `calls.clear()` before the part under test, then e.g. `assert calls.mutating == []`.
 - `fns`, `moto`, `pipeline`: the Lambda functions as Lambda imports them, one moto per test module,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from types import ModuleType
@@ -221,3 +224,44 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         assert lifecycle.stop(state_dir, port) is True
         assert status.pid is not None
         assert_all_gone(status.pid)
+
+
+class FakeClock:
+    """Time that passes only when orderpoc sleeps."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.seconds += seconds
+
+    def refuse_until(self, clients: Clients, event: str, seconds: float, code: str, message: str) -> list[float]:
+        """Answer the calls of `event` (e.g. "before-call.lambda.CreateFunction") with this error until
+        `seconds` of this clock have passed; returns the times the calls were made."""
+        attempts: list[float] = []
+
+        class Http:
+            status_code = 400
+
+        def refuse(**kwargs: Any) -> Any:
+            attempts.append(self.seconds)
+            if self.seconds < seconds:
+                return Http(), {"Error": {"Code": code, "Message": message}}
+            return None
+
+        clients.on(event, refuse)
+        return attempts
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr("orderpoc.aws.clock", fake)
+    return fake

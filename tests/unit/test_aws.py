@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws import (
+    is_already_exists,
+    is_conflict,
+    is_propagation_delay,
+    pending_iam_or_change,
+    unless_not_found,
+    wait_out,
+)
+from orderpoc.errors import ResourceError
 from orderpoc.resources.base import Live, Resource
 from orderpoc.resources.util import pick_ours, recorded_or_found, say_retry
 from orderpoc.settings import TAG_KEY
@@ -126,3 +134,114 @@ def test_expired_sso_session_is_a_one_line_user_error(aws, monkeypatch):
     monkeypatch.setattr(clients.session, "client", lambda *a, **k: ExpiredSts())
     with pytest.raises(UserError, match="aws sso login"):
         clients.account_id()
+
+
+def message_error(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "SomeOperation")
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."),
+        (
+            "InvalidParameterValueException",
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+        ),
+        (
+            "InvalidParameterValueException",
+            "Cannot access stream arn:aws:dynamodb:us-east-1:1:table/t/stream/x. Please ensure the role can "
+            "perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.",
+        ),
+        (
+            "InvalidParameterValueException",
+            "The provided execution role does not have permissions to call Publish on SNS",
+        ),
+        (
+            "InvalidParameterValueException",
+            "Lambda was unable to configure access to your environment variables because the KMS key is invalid "
+            "for CreateGrant. KMS Exception: AccessDeniedException KMS Message: not allowed",
+        ),
+        ("KMSAccessDeniedException", "Lambda was unable to decrypt the environment variables: access denied"),
+        ("KMSAccessDenied", "The ciphertext refers to a customer master key that does not exist"),
+    ],
+)
+def test_every_propagation_wording_is_waited_for(code, message):
+    assert is_propagation_delay(message_error(code, message))
+    assert pending_iam_or_change(message_error(code, message)) == "IAM to propagate"
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("InvalidParameterValueException", "Unzipped size must be smaller than 262144000 bytes"),
+        ("AccessDeniedException", "User is not authorized to perform: lambda:CreateFunction"),
+        ("ValidationException", "1 validation error detected"),
+    ],
+)
+def test_other_errors_are_not_waited_for(code, message):
+    assert not is_propagation_delay(message_error(code, message))
+    assert pending_iam_or_change(message_error(code, message)) is None
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("EntityAlreadyExists", "Role with name x already exists."),
+        ("ResourceAlreadyExistsException", "The specified log group already exists"),
+        ("QueueAlreadyExists", "The specified queue already exists."),
+        ("QueueNameExists", "The specified queue already exists."),
+        ("ResourceInUseException", "Table already exists: x"),
+        ("ResourceConflictException", "Function already exist: x"),
+        ("ResourceConflictException", "The statement id (apigateway-invoke) provided already exists."),
+        ("ConflictException", "Stage already exists"),
+        ("ConflictException", "Another resource with the same parent already has this name: order"),
+    ],
+)
+def test_already_exists_in_every_wording(code, message):
+    assert is_already_exists(message_error(code, message))
+    assert not is_conflict(message_error(code, message))  # adopt it, do not wait for it
+
+
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("ResourceConflictException", "An update is in progress for resource: arn:aws:lambda:x"),
+        ("ResourceInUseException", "Cannot delete, mapping is in use"),
+        ("ConflictException", "Unable to complete operation due to concurrent modification. Please try again later."),
+    ],
+)
+def test_busy_is_not_already_exists(code, message):
+    assert not is_already_exists(message_error(code, message))
+
+
+def test_wait_out_runs_on_a_time_budget(clock):
+    said: list[str] = []
+
+    def call() -> str:
+        if clock.now() < 18:
+            raise message_error("InvalidParameterValueException", "cannot be assumed by Lambda")
+        return "done"
+
+    assert wait_out(call, awaiting=pending_iam_or_change, budget=20, name="fn", say=said.append) == "done"
+    assert clock.now() >= 18
+    assert said[0] == "waiting for IAM to propagate … 0 s"
+    assert all(m.startswith("waiting for IAM to propagate … ") for m in said)
+
+
+def test_wait_out_gives_up_when_the_budget_is_spent(clock):
+    def call() -> str:
+        raise message_error("InvalidParameterValueException", "cannot be assumed by Lambda")
+
+    with pytest.raises(ResourceError, match=r"^fn: gave up waiting for IAM to propagate after 20 s: .*cannot be"):
+        wait_out(call, awaiting=pending_iam_or_change, budget=20, name="fn", say=lambda m: None)
+    assert clock.now() == pytest.approx(20)
+
+
+def test_wait_out_does_not_wait_for_other_errors(clock):
+    def call() -> str:
+        raise message_error("ValidationException", "bad")
+
+    with pytest.raises(ClientError, match="bad"):
+        wait_out(call, awaiting=pending_iam_or_change, budget=20, name="fn", say=lambda m: None)
+    assert clock.sleeps == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from lambda_helpers import FUNCTION
 
+from orderpoc.errors import ResourceError
 from orderpoc.resources.event_source import mapping
 
 QUEUE, TABLE = "orderpoc-test-orders", "orderpoc-test-orders"
@@ -139,3 +140,42 @@ def test_delete_by_name(ctx, function, queue_arn):
     mapping.create(ctx, SQS_NAME, sqs_desired(queue_arn))
     assert mapping.delete(ctx, SQS_NAME, None) is True
     assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)) is None
+
+
+SQS_DENIED = (
+    "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+    "The provided execution role does not have permissions to call SendMessage on SQS",
+)
+STREAM_DENIED = (
+    "Cannot access stream arn:aws:dynamodb:us-east-1:123456789012:table/orderpoc-test-orders/stream/2024. "
+    "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams "
+    "Actions on your stream in IAM."
+)
+
+
+@pytest.mark.parametrize("message", SQS_DENIED)
+def test_sqs_permissions_not_yet_in_force_are_waited_out(ctx, function, queue_arn, clock, message):
+    attempts = clock.refuse_until(
+        ctx.clients, "before-call.lambda.CreateEventSourceMapping", 40, "InvalidParameterValueException", message
+    )
+    created = mapping.create(ctx, SQS_NAME, sqs_desired(queue_arn))
+    assert attempts[-1] >= 40
+    assert mapping.find(ctx, SQS_NAME, sqs_desired(queue_arn)).outputs == created.outputs
+    assert any(m.startswith("waiting for IAM to propagate … ") for m in ctx.messages)
+
+
+def test_stream_permissions_not_yet_in_force_are_waited_out(ctx, function, stream_arn, queue_arn, clock):
+    attempts = clock.refuse_until(
+        ctx.clients, "before-call.lambda.CreateEventSourceMapping", 100, "InvalidParameterValueException", STREAM_DENIED
+    )
+    mapping.create(ctx, STREAM_NAME, stream_desired(stream_arn, queue_arn))
+    assert attempts[-1] >= 100  # a policy change that took well over the ~10 s the count-based retry lasted
+    assert any(m.startswith("waiting for IAM to propagate … ") for m in ctx.messages)
+
+
+def test_stream_permissions_that_never_arrive_fail_with_a_clear_message(ctx, function, stream_arn, queue_arn, clock):
+    clock.refuse_until(
+        ctx.clients, "before-call.lambda.CreateEventSourceMapping", 1e9, "InvalidParameterValueException", STREAM_DENIED
+    )
+    with pytest.raises(ResourceError, match="gave up waiting for IAM to propagate after 180 s: .*Cannot access stream"):
+        mapping.create(ctx, STREAM_NAME, stream_desired(stream_arn, queue_arn))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import pytest
+from lambda_helpers import FUNCTION, function_desired, make_zip
 
-from lambda_helpers import FUNCTION, TRUST, function_desired, make_zip
-
+from orderpoc.errors import ResourceError
 from orderpoc.resources.awslambda import function as fn_kind
 from orderpoc.resources.awslambda import permission
 
@@ -30,19 +30,42 @@ def test_create_find_rerun_is_free(ctx, calls, role_arn):
     assert calls.mutating == []
 
 
-def test_new_role_not_yet_assumable_is_retried(ctx, calls):
-    """IAM propagation: create_function fails until the role "appears" (here: during the first wait)."""
-    arn = f"arn:aws:iam::{ctx.account}:role/{FUNCTION}"
+ASSUME = "The role defined for the function cannot be assumed by Lambda."
 
-    def say(message: str) -> None:
-        ctx.messages.append(message)
-        if "retrying" in message and not ctx.clients("iam").list_roles()["Roles"]:
-            ctx.clients("iam").create_role(RoleName=FUNCTION, AssumeRolePolicyDocument=json.dumps(TRUST))
 
-    ctx.say = say
-    fn_kind.create(ctx, FUNCTION, function_desired(ctx, arn))
-    assert calls.names.count("CreateFunction") == 2
-    assert any("InvalidParameterValueException: retrying" in m for m in ctx.messages)
+def test_a_role_unassumable_for_18_seconds_is_waited_out(ctx, calls, role_arn, clock):
+    """IAM propagation runs on a time budget, not a count of attempts, and each wait is told."""
+    attempts = clock.refuse_until(
+        ctx.clients, "before-call.lambda.CreateFunction", 18, "InvalidParameterValueException", ASSUME
+    )
+    fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
+    assert attempts[-1] >= 18 and all(t < 18 for t in attempts[:-1])
+    waits = [m for m in ctx.messages if m.startswith("waiting for IAM to propagate … ")]
+    assert len(waits) == len(attempts) - 1
+    assert waits[-1] == f"waiting for IAM to propagate … {attempts[-2]:.0f} s"
+    assert max(clock.sleeps) <= 10  # backoff capped: a settled role is noticed soon
+
+
+def test_a_role_that_never_becomes_assumable_fails_with_a_clear_message(ctx, role_arn, clock):
+    clock.refuse_until(ctx.clients, "before-call.lambda.CreateFunction", 1e9, "InvalidParameterValueException", ASSUME)
+    with pytest.raises(ResourceError) as raised:
+        fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
+    assert str(raised.value).startswith(f"{FUNCTION}: gave up waiting for IAM to propagate after 180 s: ")
+    assert ASSUME in str(raised.value)
+    assert clock.seconds == pytest.approx(180)
+
+
+def test_update_waits_out_a_function_still_updating(ctx, calls, role_arn, clock):
+    want = function_desired(ctx, role_arn)
+    fn_kind.create(ctx, FUNCTION, want)
+    live = fn_kind.find(ctx, FUNCTION, want)
+    busy = "The operation cannot be performed at this time. An update is in progress for resource: x"
+    attempts = clock.refuse_until(
+        ctx.clients, "before-call.lambda.UpdateFunctionConfiguration", 5, "ResourceConflictException", busy
+    )
+    fn_kind.update(ctx, FUNCTION, live, {**want, "timeout": 20})
+    assert attempts[-1] >= 5
+    assert "waiting for the previous change to finish … 0 s" in ctx.messages
 
 
 def test_config_drift_updates_configuration_only(ctx, calls, role_arn):

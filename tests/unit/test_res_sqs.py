@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from orderpoc.errors import ResourceError
 from orderpoc.resources.sqs import queue
 
 NAME, DLQ = "orderpoc-test-orders", "orderpoc-test-orders-dlq"
@@ -87,23 +88,28 @@ def test_attribute_and_tag_drift_fixed(ctx, calls):
     assert after.config["attributes"]["DelaySeconds"] == "5"  # not desired, so not touched
 
 
-def test_create_retries_queue_deleted_recently(ctx, monkeypatch):
-    monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # no real sleeping
-    refusals = iter(range(2))
-
-    class Http:
-        status_code = 400
-
-    def refuse(**kwargs):
-        if next(refusals, None) is not None:
-            error = {"Code": "AWS.SimpleQueueService.QueueDeletedRecently", "Message": "wait 60 seconds"}
-            return Http(), {"Error": error}
-        return None
-
-    ctx.clients("sqs").meta.events.register("before-call.sqs.CreateQueue", refuse)
+def test_create_waits_out_queue_deleted_recently(ctx, clock):
+    """An `up` right after a `down`: SQS refuses the name for 60 s; create waits that out, saying so."""
+    attempts = clock.refuse_until(
+        ctx.clients,
+        "before-call.sqs.CreateQueue",
+        61,
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+    )
     live = queue.create(ctx, NAME, desired(ctx))
     assert live.outputs["name"] == NAME
-    assert len([m for m in ctx.messages if "60 s" in m]) == 2
+    assert len(attempts) > 1 and attempts[-1] >= 61
+    waits = [m for m in ctx.messages if m.startswith("waiting for SQS to allow the name again")]
+    assert len(waits) == len(attempts) - 1
+    assert waits[-1].endswith(f"… {attempts[-2]:.0f} s")
+
+
+def test_create_gives_up_when_the_name_stays_refused(ctx, clock):
+    clock.refuse_until(ctx.clients, "before-call.sqs.CreateQueue", 10_000, "QueueDeletedRecently", "wait 60 seconds")
+    with pytest.raises(ResourceError, match="gave up waiting for SQS to allow the name again .* after 120 s"):
+        queue.create(ctx, NAME, desired(ctx))
+    assert clock.seconds == pytest.approx(120)
 
 
 def test_figures(ctx):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orderpoc.aws import is_conflict, is_propagation_delay, retry, unless_not_found
+from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
-from orderpoc.resources.util import changed_tags, say_retry
+from orderpoc.resources.util import changed_tags
 
 # desired key -> create/update_function_configuration parameter (environment is handled apart)
 _CONFIG_PARAMS = {
@@ -54,9 +54,9 @@ class LambdaFunction(Resource):
         client = ctx.clients("lambda")
         keys = [k for k in [*_CONFIG_PARAMS, "environment"] if k in desired]
         # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually
-        # consistent): retry that error only. The log group /aws/lambda/{name} is Lambda's default,
+        # consistent): wait that out. The log group /aws/lambda/{name} is Lambda's default,
         # so no LoggingConfig is needed (moto accepts but ignores it anyway).
-        retry(
+        wait_out(
             lambda: client.create_function(
                 FunctionName=name,
                 Code={"ZipFile": desired["_zip"]},
@@ -65,8 +65,10 @@ class LambdaFunction(Resource):
                 Tags=desired.get("tags") or {},
                 **_config_params(desired, keys),
             ),
-            should_retry=is_propagation_delay,
-            on_wait=say_retry(ctx, name),
+            awaiting=pending_iam_or_change,
+            budget=IAM_BUDGET,
+            name=name,
+            say=ctx.say,
         )
         ctx.say(f"waiting for function {name} Active")
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
@@ -76,10 +78,12 @@ class LambdaFunction(Resource):
         client = ctx.clients("lambda")
         have = live.config
         if desired["code_sha256"] != have.get("code_sha256"):
-            retry(
+            wait_out(
                 lambda: client.update_function_code(FunctionName=name, ZipFile=desired["_zip"], Publish=False),
-                should_retry=is_conflict,
-                on_wait=say_retry(ctx, name),
+                awaiting=pending_change,
+                budget=CONFLICT_BUDGET,
+                name=name,
+                say=ctx.say,
             )
             self._wait_updated(ctx, name)
         keys = [
@@ -89,10 +93,13 @@ class LambdaFunction(Resource):
         ]
         if keys:
             # Conflict: a code update (ours, or someone's deploy) is still in progress.
-            retry(
+            # A new role in the configuration may not be assumable yet: the IAM budget.
+            wait_out(
                 lambda: client.update_function_configuration(FunctionName=name, **_config_params(desired, keys)),
-                should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
-                on_wait=say_retry(ctx, name),
+                awaiting=pending_iam_or_change,
+                budget=IAM_BUDGET,
+                name=name,
+                say=ctx.say,
             )
             self._wait_updated(ctx, name)
         tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
@@ -164,10 +171,12 @@ class LambdaPermission(Resource):
         if desired.get("source_arn"):
             params["SourceArn"] = desired["source_arn"]
         # Conflict: another policy change (e.g. a sibling permission) is in progress.
-        retry(
+        wait_out(
             lambda: ctx.clients("lambda").add_permission(**params),
-            should_retry=is_conflict,
-            on_wait=say_retry(ctx, name),
+            awaiting=pending_change,
+            budget=CONFLICT_BUDGET,
+            name=name,
+            say=ctx.say,
         )
         return Live(
             outputs={"statement_id": desired["statement_id"]},
@@ -182,10 +191,12 @@ class LambdaPermission(Resource):
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         function_name, statement_id = _split(name)
         removed = unless_not_found(
-            lambda: retry(
+            lambda: wait_out(
                 lambda: ctx.clients("lambda").remove_permission(FunctionName=function_name, StatementId=statement_id),
-                should_retry=is_conflict,
-                on_wait=say_retry(ctx, name),
+                awaiting=pending_change,
+                budget=CONFLICT_BUDGET,
+                name=name,
+                say=ctx.say,
             )
         )
         return removed is not None

@@ -8,10 +8,10 @@ config uses boto3's parameter names directly.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from orderpoc.aws import error_code, is_conflict, is_propagation_delay, retry, unless_not_found
+from orderpoc import aws
+from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
 from orderpoc.errors import ResourceError
 from orderpoc.idempotent import create_once
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
@@ -84,17 +84,6 @@ def _live(mapping: dict[str, Any]) -> Live:
     return Live(outputs=outputs, config=_observed(mapping))
 
 
-def _create_retryable(exc: BaseException) -> bool:
-    # The role's new SQS/stream permissions can lag behind IAM ("The provided execution role does
-    # not have permissions to call ReceiveMessage"); a conflict means the previous mapping on the
-    # same source is still being deleted.
-    return (
-        is_conflict(exc)
-        or is_propagation_delay(exc)
-        or (error_code(exc) == "InvalidParameterValueException" and "execution role" in str(exc))
-    )
-
-
 class EventSourceMapping(Resource):
     kind = "event_source_mapping"
 
@@ -126,14 +115,19 @@ class EventSourceMapping(Resource):
             live = self.find(ctx, name, desired)
             return None if live is None else str(live.outputs["uuid"])
 
-        uuid = retry(
+        # The role's new SQS/stream permissions can lag behind IAM ("The provided execution role does
+        # not have permissions to call ReceiveMessage on SQS", "Cannot access stream ..."); a conflict
+        # means the previous mapping on the same source is still being deleted.
+        uuid = wait_out(
             lambda: create_once(
                 lambda: str(single_shot.create_event_source_mapping(**params)["UUID"]),
                 found_uuid,
                 on_wait=say_retry(ctx, name),
             ),
-            should_retry=_create_retryable,
-            on_wait=say_retry(ctx, name),
+            awaiting=pending_iam_or_change,
+            budget=IAM_BUDGET,
+            name=name,
+            say=ctx.say,
         )
         return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
@@ -147,10 +141,12 @@ class EventSourceMapping(Resource):
             return self.create(ctx, name, desired)
         uuid = live.outputs["uuid"]
         # Conflict (ResourceInUseException): the mapping is still Creating/Updating.
-        retry(
+        wait_out(
             lambda: ctx.clients("lambda").update_event_source_mapping(UUID=uuid, **{k: desired[k] for k in changed}),
-            should_retry=lambda exc: is_conflict(exc) or is_propagation_delay(exc),
-            on_wait=say_retry(ctx, name),
+            awaiting=pending_iam_or_change,
+            budget=IAM_BUDGET,
+            name=name,
+            say=ctx.say,
         )
         return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
@@ -163,10 +159,12 @@ class EventSourceMapping(Resource):
         if self._get(ctx, uuid) is None:
             return False
         deleted = unless_not_found(
-            lambda: retry(
+            lambda: wait_out(
                 lambda: client.delete_event_source_mapping(UUID=uuid),
-                should_retry=is_conflict,
-                on_wait=say_retry(ctx, name),
+                awaiting=pending_change,
+                budget=CONFLICT_BUDGET,
+                name=name,
+                say=ctx.say,
             )
         )
         if deleted is None:
@@ -200,17 +198,17 @@ class EventSourceMapping(Resource):
 
     def _wait(self, ctx: Context, name: str, uuid: str, done: Any) -> dict[str, Any]:
         """Poll with capped backoff until done(mapping or None); bounded by _WAIT_SECONDS."""
-        deadline = time.monotonic() + _WAIT_SECONDS
+        deadline = aws.clock.now() + _WAIT_SECONDS
         delay = 0.5
         while True:
             mapping = self._get(ctx, uuid)
             if done(mapping):
                 return mapping or {}
             state = mapping.get("State") if mapping else "gone"
-            if time.monotonic() > deadline:
+            if aws.clock.now() > deadline:
                 raise ResourceError(name, f"event source mapping stuck in state {state}")
             ctx.say(f"waiting for event source mapping {name} (state {state})")
-            time.sleep(delay)
+            aws.clock.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orderpoc.aws import error_code, is_not_found, retry, unless_not_found
+from orderpoc.aws import SQS_NAME_REUSE_BUDGET, error_code, is_not_found, unless_not_found, wait_out
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags
 
@@ -36,9 +36,11 @@ def _write(attributes: dict[str, Any]) -> dict[str, str]:
     return {k: text(v) for k, v in attributes.items()}
 
 
-def _deleted_recently(exc: BaseException) -> bool:
+def _name_reuse(exc: BaseException) -> str | None:
     # "AWS.SimpleQueueService.QueueDeletedRecently" (query-compatible code) or the bare name.
-    return error_code(exc).endswith("QueueDeletedRecently")
+    if error_code(exc).endswith("QueueDeletedRecently"):
+        return "SQS to allow the name again (60 s after a delete)"
+    return None
 
 
 class Queue(Resource):
@@ -64,19 +66,15 @@ class Queue(Resource):
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         sqs = ctx.clients("sqs")
 
-        def on_wait(_: str, delay: float) -> None:
-            ctx.say(f"SQS forbids re-using a queue name for 60 s after its deletion; retrying in {delay:.0f} s")
-
-        # Full-jitter backoff, capped at 10 s, over ~25 attempts: comfortably past the 60 s.
-        url = retry(
+        # An `up` right after a `down`: SQS refuses the name for 60 s after the queue was deleted.
+        url = wait_out(
             lambda: sqs.create_queue(QueueName=name, Attributes=_write(desired["attributes"]), tags=desired["tags"])[
                 "QueueUrl"
             ],
-            should_retry=_deleted_recently,
-            attempts=25,
-            base_delay=1.0,
-            max_delay=10.0,
-            on_wait=on_wait,
+            awaiting=_name_reuse,
+            budget=SQS_NAME_REUSE_BUDGET,
+            name=name,
+            say=ctx.say,
         )
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         config = {"attributes": _read(_write(desired["attributes"])), "tags": dict(desired["tags"])}
