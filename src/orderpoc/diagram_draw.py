@@ -149,7 +149,9 @@ def _ordered(model: Model, nodes: list[Node]) -> list[Node]:
 
 
 def _live_line(node: Node) -> str:
-    return " · ".join(part for part in (node.state, _figures(node)) if part)
+    """State, then the figures, else why (what drifted, or the reason it is unknown), kept short."""
+    detail = _figures(node) or (node.detail if len(node.detail) <= 44 else node.detail[:43] + "…")
+    return " · ".join(part for part in (node.state, detail) if part)
 
 
 def _node_width(node: Node, live: bool) -> float:
@@ -216,9 +218,12 @@ def _curve(a: _Box, b: _Box, boxes: dict[str, _Box]) -> tuple[str, float, float]
     )
 
 
-def _label(x: float, y: float, content: str, colour: str, number: int | None = None) -> str:
+def _label(x: float, y: float, content: str, colour: str, number: int | None = None, centre: bool = False) -> str:
+    """A label at an edge's midpoint; centred there between columns, so it stays inside the gap."""
     halo = {"stroke": "#ffffff", "stroke_width": "4", "paint_order": "stroke", "stroke_linejoin": "round"}
     parts = []
+    if centre:
+        x -= (svg.text_width(content, LABEL_SIZE) + (11 if number is not None else 0)) / 2
     if number is not None:
         parts.append(svg.tag("circle", cx=f"{x:.1f}", cy=f"{y:.1f}", r="8", fill=colour))
         parts.append(
@@ -379,7 +384,8 @@ def to_svg(model: Model) -> str:
                 data_target=edge.target,
             )
         )
-        labels.append(_label(mx + 4, my, edge.label, svg.SIDE_COLOUR))
+        across = boxes[edge.source].column != boxes[edge.target].column
+        labels.append(_label(mx + (0 if across else 4), my, edge.label, svg.SIDE_COLOUR, centre=across))
     for number, edge in numbered_data_edges(model):
         d, mx, my = _curve(boxes[edge.source], boxes[edge.target], boxes)
         parts.append(
@@ -396,7 +402,8 @@ def to_svg(model: Model) -> str:
                 data_step=str(number),
             )
         )
-        labels.append(_label(mx, my, edge.label, svg.DATA_COLOUR, number))
+        across = boxes[edge.source].column != boxes[edge.target].column
+        labels.append(_label(mx, my, edge.label, svg.DATA_COLOUR, number, centre=across))
     parts += labels
     parts.append(_legend(model, height - LEGEND_H + 14))
     return svg.document(width, height, "".join(parts), _title(model))

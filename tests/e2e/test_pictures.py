@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from tests import browser
+from tests import browser_helpers as browser
 
 pytestmark = pytest.mark.e2e
 SVG_NS = "{http://www.w3.org/2000/svg}"
