@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from orderpoc.local.apigw import ApiGatewayFront
     from orderpoc.local.dispatcher import Dispatcher
     from orderpoc.local.notifications import Notifier
+    from orderpoc.local.perimeter import Perimeter
     from orderpoc.local.pollers import Supervisor
     from orderpoc.local.runtime import LambdaRuntime
 
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     def health() -> dict[str, Any]:
         return {**identity, "pollers": supervisor.running()}
 
-    app = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
+    dispatcher = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
+    app = Perimeter(dispatcher, args.port)  # this machine's tools only: no web page, no admin API
     try:
         httpd = make_server(
             HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler(WSGIRequestHandler)
