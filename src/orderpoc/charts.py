@@ -7,7 +7,7 @@ count what was drawn. Pure functions: same data, same bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orderpoc import svg
@@ -90,7 +90,7 @@ def _chart(chart_id: str, parts: list[str], title: str) -> str:
 
 
 def _legend(names: Sequence[str], colours: Sequence[str]) -> list[str]:
-    parts, x = [], WIDTH - RIGHT
+    parts, x = [], float(WIDTH - RIGHT)
     for name, colour in reversed(list(zip(names, colours, strict=True))):
         x -= svg.text_width(name, 10.5) + 22
         parts.append(svg.tag("rect", x=f"{x:.1f}", y="9", width="10", height="10", fill=colour, rx="2"))
@@ -101,7 +101,7 @@ def _legend(names: Sequence[str], colours: Sequence[str]) -> list[str]:
 def lines(
     chart_id: str,
     title: str,
-    series: dict[str, Sequence[tuple[float, float]]],
+    series: Mapping[str, Sequence[tuple[float, float]]],
     x_label: str,
     y_label: str,
     x_high: float | None = None,
@@ -136,7 +136,7 @@ def scatter(
     chart_id: str,
     title: str,
     points: Sequence[tuple[float, float]],
-    bands: dict[str, Sequence[tuple[float, float]]],
+    bands: Mapping[str, Sequence[tuple[float, float]]],
     x_label: str,
     y_label: str,
     x_high: float | None = None,
@@ -184,7 +184,12 @@ def scatter(
 
 
 def histogram(
-    chart_id: str, title: str, values: Sequence[float], markers: dict[str, float | None], x_label: str, bins: int = 30
+    chart_id: str,
+    title: str,
+    values: Sequence[float],
+    markers: Mapping[str, float | None],
+    x_label: str,
+    bins: int = 30,
 ) -> str:
     """Counts per bin from 0 to the largest value, with vertical markers (the percentiles)."""
     x = nice_axis(max(values, default=1.0))
@@ -213,10 +218,10 @@ def histogram(
                 data_count=str(count),
             )
         )
-    for row, ((name, value), colour) in enumerate(zip(markers.items(), SERIES_COLOURS[1:], strict=False)):
-        if value is None:
+    for row, ((name, mark), colour) in enumerate(zip(markers.items(), SERIES_COLOURS[1:], strict=False)):
+        if mark is None:
             continue
-        xx = x.scale(value, LEFT, WIDTH - RIGHT)
+        xx = x.scale(mark, LEFT, WIDTH - RIGHT)
         parts.append(
             svg.tag(
                 "line",

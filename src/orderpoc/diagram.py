@@ -144,6 +144,18 @@ def _get(config: Mapping[str, Any], name: str, default: Any = None) -> Any:
     return next((v for k, v in config.items() if _norm(str(k)) == name), default)
 
 
+def _find(value: Any, name: str) -> Any:
+    """The first value under a key of that (normalised) name, at any depth; None if there is none."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _norm(str(key)) == name:
+                return item
+        for item in value.values():
+            if (found := _find(item, name)) is not None:
+                return found
+    return None
+
+
 def build_model(specs: Sequence[Spec], stack: str, reports: Sequence[Report] | None = None) -> Model:
     configs = symbolic_configs(specs)
     by_state = {r.key: r for r in reports or []}
@@ -183,31 +195,31 @@ def _data_edges(specs: Sequence[Spec], configs: Mapping[str, dict[str, Any]]) ->
                 data.append(Edge(ENTRY, spec.key, "data", label))
             data.extend(Edge(spec.key, key, "data", "AWS_PROXY") for key in targets)
         elif spec.kind == "event_source_mapping":
-            batch = _get(config, "batchsize")
+            batch = _find(config, "batchsize")
             for key, out in _refs(config, "eventsourcearn"):
                 label = "stream" if out.startswith("stream") else "poll"
                 data.append(Edge(key, spec.key, "data", f"{label}, batch {batch}" if batch else label))
             data.extend(Edge(spec.key, key, "data", "invoke") for key, _ in _refs(config, "functionname"))
             side.extend(Edge(spec.key, key, "side", "on failure") for key, _ in _refs(config, "destination"))
         elif spec.kind == "sqs_queue":
-            redrive = _get(_get(config, "attributes", {}), "redrivepolicy", {}) or {}
-            receives = _get(redrive, "maxreceivecount")
+            receives = _find(config, "maxreceivecount")
             label = f"after {receives} receives" if receives else "redrive"
             side.extend(Edge(spec.key, key, "side", label) for key, _ in _refs(config, "deadlettertargetarn"))
         elif spec.kind == "sns_subscription":
             data.extend(Edge(key, spec.key, "data", "deliver") for key, _ in _refs(config, "topicarn"))
-    for spec in specs:
-        if spec.kind != "lambda_function":
-            continue
+    for spec in (s for s in specs if s.kind == "lambda_function"):
+        # A mapping's failure destination is written with the function's role, but it is the
+        # mapping's side branch, drawn once from there.
+        mappings = {e.source for e in data if e.target == spec.key}
+        branches = {e.target for e in side if e.source in mappings}
         for role_key, _ in _refs(configs[spec.key], "rolearn"):
             for statement in _statements(configs.get(role_key, {})):
                 actions = statement.get("Action", [])
                 writes = sorted(WRITE_ACTIONS & set([actions] if isinstance(actions, str) else actions))
+                if not writes:
+                    continue
                 for _, key, _ in _walk(statement.get("Resource", [])):
-                    # A mapping's failure destination is written with the function's role, but it is
-                    # the mapping's side branch, drawn once from there.
-                    fed_by = {e.source for e in data if e.target == spec.key}
-                    if writes and kinds.get(key) and not any(s.source in fed_by and s.target == key for s in side):
+                    if key in kinds and key not in branches:
                         data.append(Edge(spec.key, key, "data", ", ".join(writes)))
     return _unique(data) + _unique(side)
 

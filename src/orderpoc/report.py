@@ -120,7 +120,7 @@ def verdict(result: LoadResult) -> tuple[bool, list[tuple[str, Any, bool]]]:
     return result.ok, rows
 
 
-def _table(rows: Sequence[tuple[str, Any]], bad: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def _table(rows: Sequence[tuple[str, Any]], bad: frozenset[str] = frozenset()) -> str:
     body = "".join(
         f'<tr><th>{escape(str(k))}</th><td class="n{" bad" if k in bad else ""}">{escape(str(v))}</td></tr>'
         for k, v in rows
@@ -130,7 +130,7 @@ def _table(rows: Sequence[tuple[str, Any]], bad: set[str] = frozenset()) -> str:
 
 def render(result: LoadResult, settings: Mapping[str, Any]) -> str:
     passed, rows = verdict(result)
-    bad = {what for what, _, failing in rows if failing}
+    bad = frozenset(what for what, _, failing in rows if failing)
     summary = (
         "PASS: every accepted order stored exactly once and notified"
         if passed

@@ -66,18 +66,23 @@ def test_rewiring_a_mapping_redraws_the_path(specs):
 
 
 def test_snake_case_config_keys_read_the_same(specs):
-    """Resource kinds may spell config keys either way (EventSourceArn or event_source_arn)."""
+    """Resource kinds may spell config keys either way (EventSourceArn or event_source_arn), nest or not."""
 
     def snake(value):
         if isinstance(value, dict):
             return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): snake(v) for k, v in value.items()}
         return value
 
+    def flat(config):  # SQS attributes as top-level keys, the redrive policy one of them
+        return snake({**config.pop("attributes", {}), **config})
+
     snaked = [
-        dataclasses.replace(s, build=lambda d, b=s.build: snake(b(d))) if s.kind == "event_source_mapping" else s
+        dataclasses.replace(s, build=lambda d, b=s.build: flat(b(d)))
+        if s.kind in ("event_source_mapping", "sqs_queue")
+        else s
         for s in specs
     ]
-    assert build_model(snaked, "orderpoc").path == build_model(specs, "orderpoc").path
+    assert build_model(snaked, "orderpoc").edges == build_model(specs, "orderpoc").edges
 
 
 def test_svg_names_every_resource_and_parses(specs):
