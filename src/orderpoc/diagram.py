@@ -113,6 +113,17 @@ class _Symbolic(dict):
         return f"⟦{self.key}.{field_name}⟧"
 
 
+def _drift_text(drift: Sequence[Any]) -> str:
+    """Which fields drifted, in a line: items are text ("field: live -> desired") or {field, live, desired}."""
+    parts = []
+    for item in drift:
+        if isinstance(item, Mapping):
+            parts.append(str(item.get("field", "?")))
+        else:
+            parts.append(str(item).split(":", 1)[0])
+    return ", ".join(parts)
+
+
 def symbolic_configs(specs: Sequence[Spec]) -> dict[str, dict[str, Any]]:
     """Each Spec's desired config, built from tokens instead of real outputs (no AWS call)."""
     return {spec.key: spec.build({dep: _Symbolic(dep) for dep in spec.depends_on}) for spec in specs}
@@ -170,7 +181,7 @@ def build_model(specs: Sequence[Spec], stack: str, reports: Sequence[Report] | N
                 SERVICES.get(spec.kind, spec.kind.split("_")[0].upper()),
                 state=report.state if report else ("unknown" if reports is not None else ""),
                 figures=tuple(report.figures.items()) if report else (),
-                detail=("; ".join(report.drift) or report.error) if report else "",
+                detail=(_drift_text(report.drift) or report.error) if report else "",
             )
         )
     edges = _data_edges(specs, configs)

@@ -100,13 +100,20 @@ def test_live_colours_each_resource_and_shows_figures(specs):
     reports = [Report(s.key, s.kind, s.name, "ok") for s in specs]
     reports[[s.key for s in specs].index("queue")].figures = {"messages": 7, "in_flight": 2}
     reports[[s.key for s in specs].index("logs:notifier")].state = "missing"
+    reports[[s.key for s in specs].index("topic")].state = "drifted"
+    reports[[s.key for s in specs].index("topic")].drift = [
+        {"field": "kms_master_key_id", "live": None, "desired": "k"}
+    ]
+    reports[[s.key for s in specs].index("dlq")].state = "drifted"
+    reports[[s.key for s in specs].index("dlq")].drift = ["attributes.VisibilityTimeout: 30 -> 60"]  # text drift too
     model = build_model(specs, "orderpoc", reports)
     picture = diagram_draw.render(model, "svg")
     root = ET.fromstring(picture)
     states = {g.get("data-key"): g.get("data-state") for g in root.iter(f"{SVG_NS}g") if g.get("class") == "resource"}
-    assert states["logs:notifier"] == "missing" and states["queue"] == "ok"
+    assert states["logs:notifier"] == "missing" and states["queue"] == "ok" and states["topic"] == "drifted"
     assert "messages 7, in_flight 2" in picture
-    assert "20 ok" in picture and "1 missing" in picture
+    assert "drifted · kms_master_key_id<" in picture and "drifted · attributes.VisibilityTimeout<" in picture
+    assert "18 ok" in picture and "1 missing" in picture and "2 drifted" in picture
     text = diagram_draw.render(model, "text")
     assert re.search(r"logs:notifier .* \[missing\]", text)
     assert "class n_logs_notifier missing" in diagram_draw.render(model, "mermaid")
