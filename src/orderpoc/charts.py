@@ -93,7 +93,7 @@ def _legend(names: Sequence[str], colours: Sequence[str]) -> list[str]:
     parts, x = [], float(WIDTH - RIGHT)
     for name, colour in reversed(list(zip(names, colours, strict=True))):
         x -= svg.text_width(name, 10.5) + 22
-        parts.append(svg.tag("rect", x=f"{x:.1f}", y="9", width="10", height="10", fill=colour, rx="2"))
+        parts.append(svg.rect(x, 9, 10, 10, fill=colour, rx="2"))
         parts.append(svg.text(x + 14, 18, name, font_size="10.5", fill="#455a64"))
     return parts
 
@@ -206,18 +206,8 @@ def histogram(
         left = x.scale(x.low + index * width, LEFT, WIDTH - RIGHT)
         right = x.scale(x.low + (index + 1) * width, LEFT, WIDTH - RIGHT)
         top = y.scale(count, y0, TOP)
-        parts.append(
-            svg.tag(
-                "rect",
-                x=f"{left + 0.5:.1f}",
-                y=f"{top:.1f}",
-                width=f"{max(1.0, right - left - 1):.1f}",
-                height=f"{y0 - top:.1f}",
-                fill="#90caf9",
-                class_="mark bar",
-                data_count=str(count),
-            )
-        )
+        bar = {"fill": "#90caf9", "class_": "mark bar", "data_count": str(count)}
+        parts.append(svg.rect(left + 0.5, top, max(1.0, right - left - 1), y0 - top, **bar))
     for row, ((name, mark), colour) in enumerate(zip(markers.items(), SERIES_COLOURS[1:], strict=False)):
         if mark is None:
             continue

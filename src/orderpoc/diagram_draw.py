@@ -218,6 +218,39 @@ def _curve(a: _Box, b: _Box, boxes: dict[str, _Box]) -> tuple[str, float, float]
     )
 
 
+EDGE_STYLES: dict[str, dict[str, str]] = {
+    "data": {"stroke": svg.DATA_COLOUR, "stroke_width": "3", "marker_end": "url(#arrow-data)"},
+    "side": {
+        "stroke": svg.SIDE_COLOUR,
+        "stroke_width": "2",
+        "stroke_dasharray": "6 4",
+        "marker_end": "url(#arrow-side)",
+    },
+    "dependency": {
+        "stroke": svg.DEPENDENCY_COLOUR,
+        "stroke_width": "1",
+        "stroke_opacity": "0.6",
+        "marker_end": "url(#arrow-dep)",
+    },
+}
+
+
+def _edge(edge: Edge, boxes: dict[str, _Box], **extra: str) -> tuple[str, float, float]:
+    """The edge as a path styled by its role, and its midpoint (for a label)."""
+    d, mx, my = _curve(boxes[edge.source], boxes[edge.target], boxes)
+    path = svg.tag(
+        "path",
+        d=d,
+        fill="none",
+        class_=f"edge {edge.role}",
+        data_source=edge.source,
+        data_target=edge.target,
+        **EDGE_STYLES[edge.role],
+        **extra,
+    )
+    return path, mx, my
+
+
 def _label(x: float, y: float, content: str, colour: str, number: int | None = None, centre: bool = False) -> str:
     """A label at an edge's midpoint; centred there between columns, so it stays inside the gap."""
     halo = {"stroke": "#ffffff", "stroke_width": "4", "paint_order": "stroke", "stroke_linejoin": "round"}
@@ -241,17 +274,7 @@ def _node(box: _Box, live: bool) -> str:
     colour, fill = svg.STATE_COLOURS[node.state], svg.STATE_FILLS[node.state]
     x, y = box.x + PAD, box.y
     body = [
-        svg.tag(
-            "rect",
-            x=f"{box.x:.1f}",
-            y=f"{y:.1f}",
-            width=f"{box.w:.1f}",
-            height=f"{box.h:.1f}",
-            rx="6",
-            fill=fill,
-            stroke=colour,
-            stroke_width="2" if live else "1.2",
-        ),
+        svg.rect(box.x, y, box.w, box.h, rx="6", fill=fill, stroke=colour, stroke_width="2" if live else "1.2"),
         svg.tag(
             "text",
             svg.tag("tspan", escape(node.key), font_weight="bold", font_size=str(KEY_SIZE), fill="#263238")
@@ -308,53 +331,20 @@ def to_svg(model: Model) -> str:
         parts.append(
             svg.tag(
                 "g",
-                svg.tag(
-                    "rect",
-                    x=f"{x:.1f}",
-                    y=f"{y:.1f}",
-                    width=f"{w:.1f}",
-                    height=f"{h:.1f}",
-                    rx="10",
-                    fill="#f5f7f9",
-                    stroke="#cfd8dc",
-                )
+                svg.rect(x, y, w, h, rx="10", fill="#f5f7f9", stroke="#cfd8dc")
                 + svg.text(x + PAD, y + 17, service, font_size="12.5", font_weight="bold", fill="#546e7a"),
                 class_="service",
                 data_service=service,
             )
         )
-    for edge in model.of_role("dependency"):
-        d, _, _ = _curve(boxes[edge.source], boxes[edge.target], boxes)
-        parts.append(
-            svg.tag(
-                "path",
-                d=d,
-                fill="none",
-                stroke=svg.DEPENDENCY_COLOUR,
-                stroke_width="1",
-                stroke_opacity="0.6",
-                marker_end="url(#arrow-dep)",
-                class_="edge dependency",
-                data_source=edge.source,
-                data_target=edge.target,
-            )
-        )
+    parts += [_edge(edge, boxes)[0] for edge in model.of_role("dependency")]
     parts += [_node(box, model.live) for key, box in boxes.items() if key != ENTRY]
     if ENTRY in boxes:
         box = boxes[ENTRY]
         parts.append(
             svg.tag(
                 "g",
-                svg.tag(
-                    "rect",
-                    x=f"{box.x:.1f}",
-                    y=f"{box.y:.1f}",
-                    width=f"{box.w:.1f}",
-                    height=f"{box.h:.1f}",
-                    rx="20",
-                    fill="#e3f2fd",
-                    stroke=svg.DATA_COLOUR,
-                )
+                svg.rect(box.x, box.y, box.w, box.h, rx="20", fill="#e3f2fd", stroke=svg.DATA_COLOUR)
                 + svg.text(
                     box.x + box.w / 2,
                     box.y + 25,
@@ -369,39 +359,13 @@ def to_svg(model: Model) -> str:
         )
     labels = []
     for edge in model.of_role("side"):
-        d, mx, my = _curve(boxes[edge.source], boxes[edge.target], boxes)
-        parts.append(
-            svg.tag(
-                "path",
-                d=d,
-                fill="none",
-                stroke=svg.SIDE_COLOUR,
-                stroke_width="2",
-                stroke_dasharray="6 4",
-                marker_end="url(#arrow-side)",
-                class_="edge side",
-                data_source=edge.source,
-                data_target=edge.target,
-            )
-        )
+        path, mx, my = _edge(edge, boxes)
+        parts.append(path)
         across = boxes[edge.source].column != boxes[edge.target].column
         labels.append(_label(mx + (0 if across else 4), my, edge.label, svg.SIDE_COLOUR, centre=across))
     for number, edge in numbered_data_edges(model):
-        d, mx, my = _curve(boxes[edge.source], boxes[edge.target], boxes)
-        parts.append(
-            svg.tag(
-                "path",
-                d=d,
-                fill="none",
-                stroke=svg.DATA_COLOUR,
-                stroke_width="3",
-                marker_end="url(#arrow-data)",
-                class_="edge data",
-                data_source=edge.source,
-                data_target=edge.target,
-                data_step=str(number),
-            )
-        )
+        path, mx, my = _edge(edge, boxes, data_step=str(number))
+        parts.append(path)
         across = boxes[edge.source].column != boxes[edge.target].column
         labels.append(_label(mx, my, edge.label, svg.DATA_COLOUR, number, centre=across))
     parts += labels
@@ -430,19 +394,8 @@ def _legend(model: Model, y: float) -> str:
         x += 56 + svg.text_width(label, 11.5) + 24
     if model.live:
         for state in ("ok", "drifted", "missing", "unknown"):
-            parts.append(
-                svg.tag(
-                    "rect",
-                    x=f"{x:.1f}",
-                    y=f"{y - 7:.1f}",
-                    width="14",
-                    height="14",
-                    rx="3",
-                    fill=svg.STATE_FILLS[state],
-                    stroke=svg.STATE_COLOURS[state],
-                    stroke_width="2",
-                )
-            )
+            swatch = {"fill": svg.STATE_FILLS[state], "stroke": svg.STATE_COLOURS[state], "stroke_width": "2"}
+            parts.append(svg.rect(x, y - 7, 14, 14, rx="3", **swatch))
             parts.append(svg.text(x + 20, y + 4, state, font_size="11.5", fill="#455a64"))
             x += 30 + svg.text_width(state, 11.5) + 18
     return svg.tag("g", "".join(parts), class_="legend")

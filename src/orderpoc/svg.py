@@ -36,6 +36,10 @@ def tag(name: str, body: str = "", **values: Any) -> str:
     return f"<{opening}>{body}</{name}>" if body else f"<{opening}/>"
 
 
+def rect(x: float, y: float, width: float, height: float, **values: Any) -> str:
+    return tag("rect", x=f"{x:.1f}", y=f"{y:.1f}", width=f"{width:.1f}", height=f"{height:.1f}", **values)
+
+
 def text(x: float, y: float, content: str, **values: Any) -> str:
     return tag("text", escape(content), x=f"{x:.1f}", y=f"{y:.1f}", **values)
 
