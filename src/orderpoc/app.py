@@ -18,6 +18,7 @@ from orderpoc.settings import TAG_KEY, Settings
 from orderpoc.state import State
 
 if TYPE_CHECKING:
+    from orderpoc.logs import Empty, Fetched, LogLine, Query
     from orderpoc.outputs import StackOutputs
 
 OnEvent = Callable[[Event], None]
@@ -222,3 +223,21 @@ def read_outputs(settings: Settings, *, show_key: bool = False) -> StackOutputs:
     with open_session(settings, lock=False) as session:
         endpoint = session.clients.endpoint_url
         return outputs.read(session.ctx, settings.names, settings.target, endpoint, show_key=show_key)
+
+
+def read_logs(settings: Settings, query: Query, start_ms: int) -> tuple[Fetched, Empty | None]:
+    """The chosen functions' lines since start_ms, and why there are none when there are none."""
+    from orderpoc import logs
+
+    with open_session(settings, lock=False) as session:
+        fetched = logs.fetch(session.ctx, settings.names, query, start_ms)
+        empty = None if fetched.lines else logs.why_empty(session.ctx, settings.names, query)
+        return fetched, empty
+
+
+def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Callable[[list[LogLine]], None]) -> None:
+    """Lines since start_ms, then new ones as they come, until Ctrl-C (KeyboardInterrupt)."""
+    from orderpoc import logs
+
+    with open_session(settings, lock=False) as session:
+        logs.follow(session.ctx, settings.names, query, start_ms, on_lines)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 fo
     from orderpoc.engine import Event, Report
     from orderpoc.invalid_orders import Case
     from orderpoc.load import LoadResult
+    from orderpoc.logs import LogLine
     from orderpoc.trace import Trace
 
 HOPS = ("accepted", "stored", "notified")  # as orderpoc.trace.HOPS, without importing boto3
@@ -239,6 +240,23 @@ def print_up_closing(invoke_url: str | None, flags: str) -> None:
         )
     console.print(f"Next: [bold]orderpoc send-test-order{flags}[/]", soft_wrap=True)
     console.print(f"      [bold]orderpoc outputs --show-key{flags}[/]  (the URLs, the key and a curl)", soft_wrap=True)
+
+
+# -- orderpoc logs ------------------------------------------------------------------------------
+_FUNCTION_STYLE = {"intake": "cyan", "processor": "magenta", "notifier": "green"}
+
+
+def print_log_line(line: LogLine) -> None:
+    """`HH:MM:SS.mmm function  message`; a multi-line message (a traceback) indented under it.
+    Never wrapped by rich: a long line stays one line for grep and the terminal wraps it."""
+    stamp = line.time.strftime("%H:%M:%S.%f")[:-3]
+    head = Text(f"{stamp} ", style="dim")
+    head.append(f"{line.function:<9}", style=_FUNCTION_STYLE.get(line.function, ""))
+    first, *rest = line.message.rstrip("\n").split("\n")
+    head.append(f" {first}")
+    console.print(head, soft_wrap=True)
+    for more in rest:
+        console.print(Text(f"{'':23}{more}"), soft_wrap=True)
 
 
 # -- orderpoc outputs ---------------------------------------------------------------------------

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
 import shutil
+import signal
 import subprocess
+import sys
+import threading
+import time
 
 import pytest
+
+from orderpoc import http_client as http
+from orderpoc.cli.output import validate
 
 pytestmark = pytest.mark.e2e
 
@@ -20,3 +30,89 @@ def test_the_curl_from_outputs_posts_an_order(cli, deployed):
     assert result.stdout == "202", result
     hidden = cli.run("outputs").stdout
     assert outputs["api_key"]["value"] not in hidden and outputs["urls"]["post_order"] in hidden
+
+
+def _records(text: str) -> list[dict]:
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for record in records:
+        validate("logs", record)
+    return records
+
+
+def _post(cli, outputs: dict) -> str:
+    order = {"customerId": "c-logs", "items": [{"sku": "L-1", "quantity": 1, "unitPrice": "1.00"}]}
+    response = http.post_json(outputs["urls"]["post_order"], order, {"x-api-key": outputs["api_key"]["value"]})
+    assert response.status == 202, response.body
+    return str(response.json()["orderId"])
+
+
+def _wait_for(predicate, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def test_logs_tell_each_orders_story_across_the_three_functions(cli, deployed):
+    outputs = cli.json("outputs", "--show-key")
+    first, second = _post(cli, outputs), _post(cli, outputs)
+
+    def told(order_id: str) -> list[dict] | None:  # a line from each function, once it was notified
+        records = _records(cli.run("logs", "--order", order_id, "--json").stdout)
+        return records if {r["function"] for r in records} == {"intake", "processor", "notifier"} else None
+
+    story = _wait_for(lambda: told(second))
+    assert all(second in r["message"] for r in story)
+    assert [r["timestamp"] for r in story] == sorted(r["timestamp"] for r in story)
+    _wait_for(lambda: told(first))
+
+    recent = _records(cli.run("logs", "--since", "5m", "--json").stdout)
+    assert {r["function"] for r in recent} == {"intake", "processor", "notifier"}
+    assert {first, second} <= {oid for oid in (first, second) if any(oid in r["message"] for r in recent)}
+    text = cli.run("logs", "--since", "5m").stdout
+    assert all(f" {fn} " in text for fn in ("intake", "processor", "notifier"))
+
+
+def test_logs_follow_prints_a_new_orders_line_as_it_comes(cli, deployed):
+    outputs = cli.json("outputs", "--show-key")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "orderpoc", "logs", "processor", "--follow", "--since", "1m"],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def printed(order_id: str, within: float = 30.0) -> str:
+        deadline = time.monotonic() + within
+        while not any(order_id in line for line in seen):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no processor line for {order_id} within {within}s; got {seen}"
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=left))
+        return next(line for line in seen if order_id in line)
+
+    try:
+        printed(_post(cli, outputs))  # the follower is running: it printed this one
+        line = printed(_post(cli, outputs))  # ...and this one, posted while it follows
+        assert " processor " in line
+    finally:
+        follower.send_signal(signal.SIGINT)  # Ctrl-C: a clean exit, no traceback
+        _, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0 and "Traceback" not in err, err
+
+
+def test_logs_with_a_bad_since_is_one_line_exit_2(cli):
+    result = cli.run("logs", "--since", "yesterday", check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "invalid --since" in result.stderr
+
+
+def test_local_logs_shows_the_embedded_aws_log(cli, deployed):
+    assert "orderpoc.local" in cli.run("local", "logs", "--lines", "200").stdout

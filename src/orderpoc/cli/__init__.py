@@ -16,7 +16,14 @@ from typing import Any
 import click
 
 from orderpoc import __version__, ui
-from orderpoc.cli import diagram_command, local_commands, outputs_command, send_test_order, stack_commands
+from orderpoc.cli import (
+    diagram_command,
+    local_commands,
+    logs_command,
+    outputs_command,
+    send_test_order,
+    stack_commands,
+)
 from orderpoc.errors import EngineError, UserError
 
 
@@ -45,6 +52,7 @@ for command in (
     local_commands.local,
     diagram_command.diagram,
     outputs_command.outputs,
+    logs_command.logs,
 ):
     cli.add_command(command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +77,30 @@ def outbox(state_dir: Path, limit: int, as_json: bool) -> None:
         emit("local-outbox", {"emails": mails})
     else:
         ui.print_outbox(mails)
+
+
+@local.command("logs")
+@state_dir_option
+@click.option(
+    "--lines", "-n", default=50, show_default=True, type=click.IntRange(0), help="How many of the last lines."
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+def local_logs(state_dir: Path, lines: int, follow: bool) -> None:
+    """The embedded AWS's own log: server, event source pollers, stray worker output.
+
+    The functions' own output is in CloudWatch Logs: see `orderpoc logs`.
+    """
+    from orderpoc.local import lifecycle, server_log
+
+    path = lifecycle.log_file(state_dir, local_port())
+    last, offset = server_log.tail(path, lines)
+    if not path.exists():
+        ui.err_console.print(f"no log yet: {path} does not exist (the local AWS never started here)", soft_wrap=True)
+    for line in last:
+        click.echo(line)
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how following ends: a clean exit
+            server_log.follow(path, offset, click.echo)
 
 
 def _show(schema: str, status: LocalStatus, as_json: bool) -> None:
