@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from orderpoc.state_store import (
     FileStore,
     LockInfo,
     Snapshot,
+    StateConflict,
     Store,
     ensure_private_dir,
 )
@@ -32,7 +34,7 @@ from orderpoc.state_store import (
 __all__ = ["SCHEMA_VERSION", "State", "ensure_private_dir", "locked", "validate_shape"]
 
 SCHEMA_VERSION = 1
-_IDENTITY = ("stack", "target", "account", "region", "endpoint", "local_boot_id", "invoke_url")
+_IDENTITY = ("lineage", "stack", "target", "account", "region", "endpoint", "local_boot_id", "invoke_url")
 
 
 def _store(where: Path | Store) -> Store:
@@ -44,9 +46,12 @@ class State:
 
     def __init__(self, where: Path | Store, data: dict[str, Any] | None = None, version: str | None = None) -> None:
         self.store = _store(where)
-        self.data: dict[str, Any] = data or {"schema": SCHEMA_VERSION, "serial": 0, "resources": {}}
+        # lineage: which state this is (made once, kept by every write and move); serial: how new
+        fresh = {"schema": SCHEMA_VERSION, "lineage": str(uuid.uuid4()), "serial": 0, "resources": {}}
+        self.data: dict[str, Any] = data or fresh
         self.version = version
         self._write_lock = threading.Lock()
+        self._lost: StateConflict | None = None  # once a write lost a race, every later one stops too
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
@@ -78,6 +83,10 @@ class State:
     @property
     def serial(self) -> int:
         return int(self.data.get("serial") or 0)
+
+    @property
+    def lineage(self) -> str | None:
+        return self.data.get("lineage")
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -134,8 +143,14 @@ class State:
 
     def _write(self) -> None:
         """One compare-and-swap: the store refuses if someone wrote since our last read/write."""
+        if self._lost is not None:
+            raise self._lost
         self.data["serial"] = self.serial + 1
-        self.version = self.store.write(self.data, self.version)
+        try:
+            self.version = self.store.write(self.data, self.version)
+        except StateConflict as exc:
+            self._lost = exc
+            raise
 
 
 def validate_shape(data: dict[str, Any], url: str) -> None:

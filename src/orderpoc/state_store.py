@@ -40,8 +40,22 @@ class LockHeld(UserError):
     """Another command holds the stack's lock and did not release it within --lock-timeout."""
 
 
-class PermissionNotice(UserWarning):
-    """A state dir was readable by others; emitted as a warning the CLI prints as one line."""
+class Notice(UserWarning):
+    """Something the user should see while the command goes on; the CLI prints it as one line."""
+
+    prefix = "note: "
+
+
+class PermissionNotice(Notice):
+    """A state dir was readable by others."""
+
+    prefix = "warning: "
+
+
+class WaitNotice(Notice):
+    """Waiting for another command's lock."""
+
+    prefix = ""
 
 
 @dataclass(frozen=True)
@@ -143,9 +157,9 @@ class Store(Protocol):
         """Who holds the lock now, if anyone."""
 
 
-def wait_message(url: str, holder: LockInfo | None) -> str:
+def notify_wait(url: str, holder: LockInfo | None) -> None:
     who = holder.describe() if holder else "another orderpoc command"
-    return f"waiting for the state lock on {url}, held by {who}"
+    warnings.warn(f"waiting for the state lock on {url}, held by {who}", WaitNotice, stacklevel=3)
 
 
 # -- the local file ----------------------------------------------------------------------------
@@ -253,7 +267,7 @@ class FileStore:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise _unwritable(self.path.parent, exc) from None
-        acquired = False
+        acquired = said = False
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -261,6 +275,9 @@ class FileStore:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not said and timeout > 0:
+                        said = True
+                        notify_wait(self.url, self.holder())
                     if time.monotonic() >= deadline:
                         holder = self.holder()
                         who = holder.describe() if holder else "another orderpoc command"

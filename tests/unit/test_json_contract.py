@@ -46,7 +46,8 @@ def test_every_json_command_has_a_schema_and_an_example_in_the_docs():
     assert set(schema_names()) <= set(commands)  # no schema left over from a removed command
     docs = DOCS.read_text()
     for name in commands:
-        assert f"orderpoc {name.replace('-', ' ', 1) if name.startswith('local-') else name}" in docs, name
+        grouped = name.startswith(("local-", "state-"))
+        assert f"orderpoc {name.replace('-', ' ', 1) if grouped else name}" in docs, name
 
 
 @pytest.mark.parametrize("name", schema_names())

@@ -23,6 +23,7 @@ from orderpoc.cli import (
     outputs_command,
     send_test_order,
     stack_commands,
+    state_commands,
 )
 from orderpoc.errors import EngineError, UserError
 
@@ -53,6 +54,7 @@ for command in (
     diagram_command.diagram,
     outputs_command.outputs,
     logs_command.logs,
+    state_commands.state,
 ):
     cli.add_command(command)
 
@@ -62,7 +64,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    ui.err_console.print(f"warning: {message}", soft_wrap=True)
+    prefix = getattr(category, "prefix", "warning: ")  # state_store.Notice and its kinds
+    ui.err_console.print(f"{prefix}{message}", soft_wrap=True, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,10 +87,15 @@ def main(argv: list[str] | None = None) -> None:
         ui.err_console.print(f"error: {exc}", soft_wrap=True)
         code = 2
     except EngineError as exc:
-        for key, error in exc.failures.items():
-            ui.err_console.print(f"error: {key}: {error}", soft_wrap=True)
-        ui.err_console.print("Nothing is lost: rerun the same command to converge.")
-        code = 1
+        lost_race = next((e for e in exc.failures.values() if isinstance(e, UserError)), None)
+        if lost_race is not None:  # e.g. the shared state changed under us: one line, nothing overwritten
+            ui.err_console.print(f"error: {lost_race}", soft_wrap=True)
+            code = 2
+        else:
+            for key, error in exc.failures.items():
+                ui.err_console.print(f"error: {key}: {error}", soft_wrap=True)
+            ui.err_console.print("Nothing is lost: rerun the same command to converge.")
+            code = 1
     except Exception as exc:  # last resort: one line, traceback only on request
         if debug:
             raise

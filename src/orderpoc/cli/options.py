@@ -18,6 +18,7 @@ from click.core import ParameterSource
 
 from orderpoc.errors import UserError
 from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK, TARGETS, Settings, validate_region
+from orderpoc.state_s3 import parse_url
 from orderpoc.state_store import DEFAULT_LOCK_TIMEOUT
 
 Command = Callable[..., Any]
@@ -56,6 +57,13 @@ def common_options(command: Command) -> Command:
         ),
         state_dir_option,
         click.option(
+            "--state-url",
+            default=None,
+            envvar="ORDERPOC_STATE_URL",
+            metavar="s3://BUCKET/PREFIX",
+            help="Keep the stack's state in S3 (shared, locked) instead of the file in --state-dir.",
+        ),
+        click.option(
             "--lock-timeout",
             type=click.FloatRange(min=0),
             default=DEFAULT_LOCK_TIMEOUT,
@@ -74,6 +82,7 @@ def common_options(command: Command) -> Command:
         profile: str | None,
         endpoint_url: str | None,
         state_dir: Path,
+        state_url: str | None,
         lock_timeout: float,
         **kwargs: Any,
     ) -> Any:
@@ -89,8 +98,11 @@ def common_options(command: Command) -> Command:
             endpoint_url=endpoint_url,
             state_dir=state_dir,
             local_port=local_port(),
+            state_url=state_url or None,
             lock_timeout=lock_timeout,
         )
+        if settings.state_url:
+            parse_url(settings.state_url)  # a bad URL is one line before anything starts
         return command(settings, **kwargs)
 
     decorated: Command = wrapper

@@ -23,6 +23,13 @@ do that work as the Lambda service does, so every record must be handled once, b
 6. A failed delivery to one subscription (an SQS queue deleted under its subscription) is logged,
    not raised: moto would fail the whole Publish, and so every later order's notification; real
    SNS accepts the message and fails only that delivery.
+7. S3's conditional writes are atomic in AWS: of two `PutObject If-None-Match: *` (or `If-Match:
+   <ETag>`) on one key, exactly one wins and the other gets 412. moto 5.2.1 checks the condition
+   and then stores the object as two steps with no lock between them (`S3Response.put_object`,
+   `delete_object`), so two threads of the threaded server can both pass the check and both
+   "win" a lock object. `atomic_s3_conditional_writes` runs each object PUT and DELETE under one
+   process-wide lock, which is what S3 promises; it is applied here and by the in-process tests
+   of orderpoc's S3 state store (tests/unit/test_state_s3.py shows the race without it).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,7 +86,28 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     _patch_subscription(Subscription, deliver)
     LambdaFunction.invoke = _make_invoke(invoke)  # type: ignore[method-assign]
     _fast_clock()
+    atomic_s3_conditional_writes()
     _applied = True
+
+
+_s3_write_lock = threading.RLock()
+
+
+def atomic_s3_conditional_writes() -> None:
+    """Check and write of a conditional S3 object PUT/DELETE in one critical section (point 7)."""
+    from moto.s3.responses import S3Response
+
+    for name in ("put_object", "delete_object"):
+        original = getattr(S3Response, name)
+        if getattr(original, "_orderpoc_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _s3_write_lock:
+                return _original(self, *args, **kwargs)
+
+        atomic._orderpoc_atomic = True  # type: ignore[attr-defined]
+        setattr(S3Response, name, functools.wraps(original)(atomic))
 
 
 def _patch_subscription(subscription_cls: Any, deliver: DeliverHook) -> None:
