@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from orderpoc import svg
 
 WIDTH, HEIGHT = 560, 240
-LEFT, RIGHT, TOP, BOTTOM = 58, 30, 30, 40
+LEFT, RIGHT, TOP, BOTTOM = 58, 30, 46, 40
 SERIES_COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a")
 _HALO = {"stroke": "#ffffff", "stroke_width": "3", "paint_order": "stroke"}
 MAX_POINTS = 4000  # beyond this a scatter is thinned evenly (the percentile lines keep every point)
@@ -90,11 +90,12 @@ def _chart(chart_id: str, parts: list[str], title: str) -> str:
 
 
 def _legend(names: Sequence[str], colours: Sequence[str]) -> list[str]:
-    parts, x = [], float(WIDTH - RIGHT)
-    for name, colour in reversed(list(zip(names, colours, strict=True))):
-        x -= svg.text_width(name, 10.5) + 22
-        parts.append(svg.rect(x, 9, 10, 10, fill=colour, rx="2"))
-        parts.append(svg.text(x + 14, 18, name, font_size="10.5", fill="#455a64"))
+    """A row under the title: a swatch and a name per series."""
+    parts, x = [], float(LEFT)
+    for name, colour in zip(names, colours, strict=True):
+        parts.append(svg.rect(x, 24, 10, 10, fill=colour, rx="2"))
+        parts.append(svg.text(x + 14, 33, name, font_size="10.5", fill="#455a64"))
+        x += svg.text_width(name, 10.5) + 30
     return parts
 
 
@@ -195,8 +196,8 @@ def histogram(
     x = nice_axis(max(values, default=1.0))
     width = (x.high - x.low) / bins
     counts = [0] * bins
-    for value in values:
-        counts[min(bins - 1, int((value - x.low) / width))] += 1
+    for v in values:
+        counts[min(bins - 1, int((v - x.low) / width))] += 1
     y = nice_axis(max(counts, default=1), count=4)
     parts = _frame(chart_id, title, x, y, x_label, "orders")
     y0 = HEIGHT - BOTTOM
@@ -226,7 +227,10 @@ def histogram(
                 data_marker=name,
             )
         )
-        parts.append(
-            svg.text(xx + 3, TOP + 10 + 12 * row, f"{name} {_fmt(round(value))}", font_size="10.5", fill=colour)
-        )
+        label = f"{name} {_fmt(round(mark))}"
+        # Near the right edge the label goes on the marker's left, so it is not cut off.
+        right_side = xx + 3 + svg.text_width(label, 10.5) < WIDTH
+        place = {"text_anchor": None if right_side else "end", **_HALO}
+        y_label = TOP + 10 + 12 * row
+        parts.append(svg.text(xx + 3 if right_side else xx - 3, y_label, label, font_size="10.5", fill=colour, **place))
     return _chart(chart_id, parts, title)

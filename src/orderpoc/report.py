@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -23,6 +24,7 @@ HOP_MEANING = {
     "stored": "the order is in the table (processor)",
     "notified": "its OrderCreated event reached the topic (notifier)",
 }
+BACKLOG_POINTS = 200  # samples of the backlog lines over the run
 TIME_BINS = 20  # latency-over-time percentile lines: one point per twentieth of the sending time
 
 _CHECK_SCRIPT = """
@@ -64,9 +66,27 @@ def _ms(samples: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(sent, latency * 1000) for sent, latency in samples]
 
 
+def _arrivals(result: LoadResult) -> dict[str, list[float]]:
+    """Per hop, when each order reached it (seconds into the run), in order; "sent" too."""
+    ends = {hop: sorted(sent + latency for sent, latency in result.timeline.get(hop, [])) for hop in HOPS}
+    return {"sent": sorted(sent for sent, _ in result.timeline.get("accepted", [])), **ends}
+
+
+def backlog(result: LoadResult, points: int = BACKLOG_POINTS) -> dict[str, list[tuple[float, float]]]:
+    """Orders between two hops over the run: the queue's backlog, then the notifier's."""
+    arrivals = _arrivals(result)
+    last = max((values[-1] for values in arrivals.values() if values), default=0.0)
+    times = [last * i / (points - 1) for i in range(points)]
+    pairs = {"sent, not yet stored": ("sent", "stored"), "stored, not yet notified": ("stored", "notified")}
+    return {
+        name: [(t, bisect_right(arrivals[a], t) - bisect_right(arrivals[b], t)) for t in times]
+        for name, (a, b) in pairs.items()
+    }
+
+
 def throughput(result: LoadResult, bin_seconds: float | None = None) -> dict[str, list[tuple[float, float]]]:
     """Per hop: orders reaching it per second, in bins over the run (bin centre, rate)."""
-    ends = {hop: [sent + latency for sent, latency in result.timeline.get(hop, [])] for hop in HOPS}
+    ends = {hop: values for hop, values in _arrivals(result).items() if hop in HOPS}
     last = max((t for values in ends.values() for t in values), default=0.0)
     width = bin_seconds or max(1.0, math.ceil(last / 60))
     bins = max(1, math.ceil(last / width + 1e-9))
@@ -149,6 +169,10 @@ def render(result: LoadResult, settings: Mapping[str, Any]) -> str:
             "seconds into the run",
             "orders / s",
         ),
+        "<h2>Backlog</h2>",
+        '<p class="muted">Orders waiting between hops over the run: a line that keeps rising is a hop '
+        "that cannot keep up.</p>",
+        charts.lines("backlog", "orders waiting between hops", backlog(result), "seconds into the run", "orders"),
     ]
     percentiles = []
     for hop in HOPS:

@@ -107,7 +107,7 @@ def test_a_300_order_report_renders_a_chart_per_hop_in_chromium(cli, deployed, t
     measured = _measured(dom, "render-check")
     assert measured["errors"] == []
     charts = {chart["id"]: chart for chart in measured["charts"]}
-    expected = {"throughput"} | {f"{kind}-{hop}" for hop in HOPS for kind in ("latency", "distribution")}
+    expected = {"throughput", "backlog"} | {f"{kind}-{hop}" for hop in HOPS for kind in ("latency", "distribution")}
     assert set(charts) == expected
     for chart in charts.values():
         assert chart["width"] > 300 and chart["height"] > 150, chart

@@ -35,7 +35,7 @@ def test_the_timeline_is_per_order_from_the_runs_start():
 def test_a_passing_run_has_a_chart_per_hop_and_its_settings():
     page = report.render(_result(["a", "b"], Counter({"a": 1, "b": 2}), ["a", "b"]), SETTINGS)
     ids = re.findall(r'<svg [^>]*id="([^"]+)"', page)
-    assert ids == ["throughput"] + [f"{k}-{hop}" for hop in report.HOPS for k in ("latency", "distribution")]
+    assert ids == ["throughput", "backlog"] + [f"{k}-{hop}" for hop in report.HOPS for k in ("latency", "distribution")]
     assert "PASS" in page and "concurrency" in page and "unlimited" in page
     assert re.search(r"repeated notifications[^<]*</th><td[^>]*>1<", page)
 
@@ -60,6 +60,16 @@ def test_throughput_counts_arrivals_per_second():
     assert [rate for _, rate in series["stored"]][:2] == [1.0, 1.0]
 
 
+def test_backlog_counts_orders_between_hops():
+    # a: sent 0, stored 0.5, notified 1.0; b: sent 1, stored 1.6, notified 2.1
+    result = _result(["a", "b"], Counter({"a": 1, "b": 1}), ["a", "b"])
+    lines = report.backlog(result, points=22)  # every 0.1 s from 0 to 2.1
+    queue = dict(lines["sent, not yet stored"])
+    notifier = dict(lines["stored, not yet notified"])
+    assert queue[0.0] == 1 and queue[0.5] == 0 and queue[1.0] == 1 and queue[2.1] == 0
+    assert notifier[0.5] == 1 and notifier[1.0] == 0 and notifier[2.1] == 0
+
+
 def test_nice_axis_rounds_up_to_a_round_step():
     assert charts.nice_axis(87).ticks == (0, 20, 40, 60, 80, 100)
     assert charts.nice_axis(0.0).high > 0
@@ -71,6 +81,12 @@ def test_many_orders_are_thinned_in_the_scatter_not_in_the_histogram():
     assert 'data-points="3334"' in chart  # every third order, evenly
     bars = charts.histogram("h", "t", [p[1] for p in points], {}, "ms")
     assert sum(int(n) for n in re.findall(r'data-count="(\d+)"', bars)) == 10_000
+
+
+def test_histogram_markers_say_their_own_value():
+    bars = charts.histogram("h", "t", [10.0, 20.0, 990.0], {"p50": 20.0, "p99": 990.0}, "ms")
+    assert ">p50 20<" in bars and ">p99 990<" in bars
+    assert 'text-anchor="end"' in bars  # p99 sits at the right edge: its label goes left of it
 
 
 @pytest.mark.parametrize("extra", [[], ["--invalid"]])
