@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from orderpoc.settings import TAG_KEY, Settings
 from orderpoc.state import State
 
 if TYPE_CHECKING:
+    from orderpoc.listing import StackEntry
     from orderpoc.logs import Empty, Fetched, LogLine, Query
     from orderpoc.outputs import StackOutputs
 
@@ -241,3 +243,43 @@ def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Calla
 
     with open_session(settings, lock=False) as session:
         logs.follow(session.ctx, settings.names, query, start_ms, on_lines)
+
+
+@dataclass
+class ListResult:
+    target: str
+    region: str
+    account: str | None
+    stacks: list[StackEntry]
+    notices: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "region": self.region,
+            "account": self.account,
+            "stacks": [entry.as_json() for entry in self.stacks],
+            "notices": self.notices,
+        }
+
+
+def list_stacks(settings: Settings) -> ListResult:
+    """The state dir's stacks, plus those the stack tag finds on the chosen target and region.
+    Never starts the embedded AWS: when it is not running, nothing is deployed on it."""
+    from orderpoc import listing
+
+    known = listing.from_state_dir(settings.state_dir)
+    if settings.target == "local":
+        from orderpoc.local import lifecycle
+
+        if not lifecycle.status(settings.state_dir, settings.local_port).running:
+            for entry in known:
+                if entry.target == "local" and not entry.note:
+                    entry.note = "local AWS not running: its resources are gone"
+            notice = f"the local AWS is not running on port {settings.local_port}: nothing is deployed on it"
+            return ListResult(settings.target, settings.region, None, known, [notice])
+    clients = Clients(settings)
+    account = clients.account_id()
+    tagged: Counter[str] = listing.tagged_stacks(clients)
+    stacks = listing.merge(known, tagged, target=settings.target, region=settings.region, account=account)
+    return ListResult(settings.target, settings.region, account, stacks, [])

@@ -9,11 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bars
 from rich.spinner import Spinner
@@ -40,6 +42,55 @@ _DONE_STYLE = {
     "absent": ("already gone", "dim"),
 }
 _STATE_STYLE = {"ok": "green", "missing": "red", "drifted": "yellow", "unknown": "magenta"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a fitted table: `drop` > 0 may be dropped to fit (highest first), `shorten` is
+    tried on every cell before anything is dropped, a `flexible` column may fold as a last resort."""
+
+    header: str
+    drop: int = 0
+    shorten: Callable[[str], str] | None = None
+    justify: Literal["left", "right"] = "left"
+    flexible: bool = False
+
+
+def fitted_table(
+    title: str | None, columns: list[Column], rows: list[list[str | Text]], width: int | None = None
+) -> Table:
+    """One table style for every command, fitted to the width (80 columns off a terminal) by
+    shortening, then dropping, columns: names and ids are never wrapped mid-word."""
+    width = width or console.width
+
+    def build(keep: list[int], short: bool) -> Table:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for i in keep:
+            column = columns[i]
+            table.add_column(column.header, justify=column.justify, no_wrap=not column.flexible, overflow="fold")
+        for row in rows:
+            table.add_row(*(_shortened(row[i], columns[i].shorten if short else None) for i in keep))
+        return table
+
+    def fits(table: Table) -> bool:
+        return Measurement.get(console, console.options.update(width=10_000), table).maximum <= width
+
+    keep = list(range(len(columns)))
+    if fits(table := build(keep, False)):
+        return table
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
+        if fits(table := build(keep, True)):
+            return table
+        keep.remove(i)
+    return build(keep, True)  # still too wide: the flexible column folds
+
+
+def _shortened(cell: str | Text, shorten: Callable[[str], str] | None) -> str | Text:
+    if shorten is None:
+        return cell
+    if isinstance(cell, Text):
+        return Text(shorten(cell.plain), style=cell.style)
+    return shorten(cell)
 
 
 class Progress:
@@ -280,3 +331,42 @@ def print_outputs(data: dict[str, Any], key_hint: str) -> None:
     if not api_key["value"]:
         console.print(f"  export ORDERPOC_API_KEY=...   # {key_hint}", soft_wrap=True, markup=False)
     console.print(f"  {data['curl']}", soft_wrap=True, markup=False, highlight=False)
+
+
+# -- orderpoc list ------------------------------------------------------------------------------
+def _minute(stamp: str) -> str:
+    """2026-12-02T07:29:48Z -> 12-02 07:29 (shortened column)."""
+    return stamp[5:16].replace("T", " ") if len(stamp) >= 16 else stamp
+
+
+def print_stack_list(data: dict[str, Any]) -> None:
+    columns = [
+        Column("stack"),
+        Column("target"),
+        Column("region", drop=2),
+        Column("account", drop=3),
+        Column("last applied", shorten=_minute, drop=4),
+        Column("tagged", justify="right", drop=1),
+        Column("note", flexible=True, shorten=lambda note: note.split(":")[0]),
+    ]
+    rows: list[list[str | Text]] = []
+    for entry in data["stacks"]:
+        tagged = entry["tagged_resources"]
+        note = entry["note"] or ("not in this state dir" if entry["source"] == "tag" else "")
+        rows.append(
+            [
+                Text(entry["stack"], style="bold"),
+                entry["target"],
+                entry["region"] or "-",
+                entry["account"] or "-",
+                entry["last_applied"] or "-",
+                "-" if tagged is None else str(tagged),
+                Text(note, style="yellow" if entry["source"] == "tag" else "dim"),
+            ]
+        )
+    where = f"{data['target']}, {data['region']}"
+    if not rows:
+        console.print(f"no stacks: none in this state dir and none tagged {where}", soft_wrap=True)
+    else:
+        console.print(fitted_table(f"stacks (tag search: {where})", columns, rows))
+    print_notices(data["notices"])

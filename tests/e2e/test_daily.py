@@ -116,3 +116,9 @@ def test_logs_with_a_bad_since_is_one_line_exit_2(cli):
 
 def test_local_logs_shows_the_embedded_aws_log(cli, deployed):
     assert "orderpoc.local" in cli.run("local", "logs", "--lines", "200").stdout
+
+
+def test_list_knows_the_deployed_stack(cli, deployed):
+    stacks = {entry["stack"]: entry for entry in cli.json("list")["stacks"]}
+    assert stacks["e2e"]["source"] == "state" and stacks["e2e"]["tagged_resources"] > 0
+    assert "e2e" in cli.run("list").stdout

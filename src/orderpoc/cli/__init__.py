@@ -18,6 +18,7 @@ import click
 from orderpoc import __version__, ui
 from orderpoc.cli import (
     diagram_command,
+    list_command,
     local_commands,
     logs_command,
     outputs_command,
@@ -55,6 +56,7 @@ for command in (
     outputs_command.outputs,
     logs_command.logs,
     state_commands.state,
+    list_command.list_stacks,
 ):
     cli.add_command(command)
 
