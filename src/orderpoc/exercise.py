@@ -16,6 +16,11 @@ from orderpoc.probe import Endpoints, Subscription, find_endpoints, subscribed
 from orderpoc.settings import Settings
 from orderpoc.trace import Trace, follow_one
 
+LOCAL_AWS_STOPPED = (
+    "the local AWS stopped during the run; it kept the stack in memory, so its resources are gone: "
+    "`orderpoc up` rebuilds them"
+)
+
 
 @dataclass
 class InvalidResult:
@@ -73,7 +78,7 @@ def send_load(
 ) -> LoadResult:
     """A load test: every order accounted for at every hop, none lost or duplicated."""
     with _probe(settings) as (session, endpoints, subscription):
-        return run_load(
+        result = run_load(
             session.ctx,
             endpoints,
             subscription,
@@ -82,4 +87,27 @@ def send_load(
             rate=rate,
             timeout=timeout,
             on_progress=on_progress,
+            gone=_local_aws_gone(settings),
         )
+        if result.aborted:
+            subscription.abandon()  # it went with the local AWS
+        return result
+
+
+def _local_aws_gone(settings: Settings) -> Callable[[], str | None]:
+    """On the local target, whether the embedded AWS the run started on has stopped (killed,
+    crashed, stopped or restarted): its resources lived in its memory, so they went with it."""
+    if settings.target != "local":
+        return lambda: None
+    from orderpoc.local import lifecycle
+
+    pid = lifecycle.running_pid(settings.state_dir, settings.local_port)
+    if pid is None:
+        return lambda: None
+
+    def gone() -> str | None:
+        if lifecycle.running_pid(settings.state_dir, settings.local_port) == pid:
+            return None
+        return LOCAL_AWS_STOPPED
+
+    return gone

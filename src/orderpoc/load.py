@@ -44,10 +44,13 @@ class LoadResult:
     # Per hop, per order: (seconds from the run's start to its POST, that hop's latency in seconds),
     # in sending order. What the report charts; not in the JSON (one row per order is too much).
     timeline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # Why the run ended before every order could be followed (the system under test went away);
+    # the figures are what was seen until then.
+    aborted: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.rejected and not self.duplicates and not any(self.missing.values())
+        return not self.aborted and not self.rejected and not self.duplicates and not any(self.missing.values())
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class LoadResult:
             "latency_seconds": self.latencies,
             "seconds": round(self.seconds, 3),
             "orders_per_second": round(self.orders_per_second, 1),
+            "aborted": self.aborted,
         }
 
 
@@ -89,7 +93,11 @@ def run_load(
     rate: float | None,
     timeout: float,
     on_progress: Callable[[str, int], None],
+    gone: Callable[[], str | None] = lambda: None,
 ) -> LoadResult:
+    """Send `count` orders and follow each. `gone()` tells whether the AWS under test has gone away
+    (the reason, else None): asked while waiting and on any failure, it ends the run at once with
+    the figures gathered so far instead of an error from whichever call noticed first."""
     run_id = secrets.token_hex(4)
     tracker = _Tracker()
     started = time.monotonic()
@@ -120,21 +128,33 @@ def run_load(
     ]
     for watcher in watchers:
         watcher.start()
+    aborted: str | None = None
     try:
         pool = ThreadPoolExecutor(max_workers=concurrency)
         try:
             list(pool.map(send, range(count)))
+        except Exception:
+            if (aborted := gone()) is None:
+                raise
         finally:
             # On a failed send or Ctrl-C, do not go on to send every order still queued.
             pool.shutdown(wait=True, cancel_futures=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not _complete(tracker) and not tracker.errors:
+        while not aborted and time.monotonic() < deadline and not _complete(tracker) and not tracker.errors:
             time.sleep(0.1)
+            aborted = gone()
+        if tracker.errors and not aborted:
+            aborted = gone()
     finally:
-        # Also on error: the watchers must not outlive the probe queue they read.
+        # Also on error: the watchers must not outlive the probe queue they read. When the AWS is
+        # gone there is no queue left, and they may be deep in retries against it: not waited for.
         stop.set()
         for watcher in watchers:
-            watcher.join(timeout=25)
+            watcher.join(timeout=0.5 if aborted else 25)
+    if aborted:
+        result = _summarise(tracker, count, started)
+        result.aborted = aborted
+        return result
     if tracker.errors:  # the real reason, not "missing" orders after the whole timeout
         raise tracker.errors[0]
     result = _summarise(tracker, count, started)

@@ -62,6 +62,11 @@ class Subscription:
         self.sqs = ctx.clients("sqs")
         self.queue_url = queue_url
         self.subscription_arn = subscription_arn
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        """The AWS it lived in is gone (the local AWS stopped), and the probe with it: nothing to remove."""
+        self.abandoned = True
 
     def receive(self, wait: float = 1.0) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
@@ -97,6 +102,7 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
         tags=dict(ctx.tags),
     )["QueueUrl"]
     subscription_arn = None
+    subscription: Subscription | None = None
     try:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         # On real AWS, SNS may only deliver to a queue whose policy lets this topic send to it.
@@ -119,9 +125,11 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
             Endpoint=queue_arn,
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
-        yield Subscription(ctx, queue_url, subscription_arn)
+        subscription = Subscription(ctx, queue_url, subscription_arn)
+        yield subscription
     finally:
-        remove_probe(ctx, queue_url, subscription_arn)
+        if subscription is None or not subscription.abandoned:
+            remove_probe(ctx, queue_url, subscription_arn)
 
 
 def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> None:

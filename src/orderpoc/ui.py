@@ -261,6 +261,8 @@ def print_load(result: LoadResult, count: int, concurrency: int) -> None:
         f"repeated notifications: {result.duplicate_notifications}  "
         f"missing: {result.missing}  throughput: {result.orders_per_second:.1f} orders/s"
     )
+    if result.aborted:
+        console.print(f"[bold red]Stopped early:[/] {result.aborted}. The figures above are what was seen until then.")
 
 
 # -- orderpoc local -----------------------------------------------------------------------------

@@ -87,12 +87,18 @@ def _start_lock(state_dir: Path, port: int, *, timeout: float) -> Iterator[None]
 
 
 def status(state_dir: Path, port: int) -> LocalStatus:
-    recorded = _read_pid_file(state_dir, port)
-    pid = recorded.get("pid") if recorded else None
+    pid = _recorded_pid(state_dir, port)
     health = _health(port, timeout=5.0) if pid and _alive(pid) else None
     if health is not None and health.get("pid") == pid:
         return _status(state_dir, port, health)
     return LocalStatus(False, None, port, _endpoint(port), None, None, log_file(state_dir, port))
+
+
+def running_pid(state_dir: Path, port: int) -> int | None:
+    """The recorded server's pid while it runs, from the pid file and the process table alone (no
+    request: cheap enough to ask every tenth of a second, and busy is not the same as gone)."""
+    pid = _recorded_pid(state_dir, port)
+    return pid if pid and _alive(pid) and _is_our_server(pid, port) else None
 
 
 def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
@@ -109,9 +115,8 @@ def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
 
 
 def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
-    recorded = _read_pid_file(state_dir, port)
-    pid = recorded.get("pid") if recorded else None
-    if pid and _alive(pid) and _is_our_server(pid, port):
+    pid = running_pid(state_dir, port)
+    if pid is not None:
         # Ours and alive: started by a command that held the lock before us, or busy. Its
         # resources live in its memory, so it is never killed here: wait for it to answer.
         return _await_health(state_dir, port, pid, wait, started=False)
@@ -183,11 +188,9 @@ def stop(state_dir: Path, port: int) -> bool:
 
 
 def _stop_locked(state_dir: Path, port: int) -> bool:
-    recorded = _read_pid_file(state_dir, port)
-    pid = recorded.get("pid") if recorded else None
-    running = bool(pid) and _alive(pid) and _is_our_server(pid, port)
-    if running:
-        assert pid is not None
+    pid = _recorded_pid(state_dir, port)
+    running = pid is not None and _alive(pid) and _is_our_server(pid, port)
+    if running and pid is not None:
         _terminate_group(pid)
     pid_file(state_dir, port).unlink(missing_ok=True)
     return running
@@ -258,6 +261,11 @@ def _read_pid_file(state_dir: Path, port: int) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+
+def _recorded_pid(state_dir: Path, port: int) -> int | None:
+    recorded = _read_pid_file(state_dir, port)
+    return int(recorded["pid"]) if recorded else None
 
 
 def _write_pid_file(state_dir: Path, port: int, pid: int) -> None:
