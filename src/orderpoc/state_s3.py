@@ -76,7 +76,11 @@ def store_for(settings: Settings, clients: Clients | None = None, url: str | Non
         return FileStore(settings.state_file)
     if clients is None:
         raise AssertionError("an S3 state store needs clients")
-    return S3Store(clients("s3"), parse_url(url), f"{settings.stack}.{settings.target}.json")
+    flags = f" --stack {settings.stack}" + (f" --target {settings.target}" if settings.target != "local" else "")
+    flags += f" --endpoint-url {settings.endpoint_url}" if settings.endpoint_url else ""
+    return S3Store(
+        clients("s3"), parse_url(url), f"{settings.stack}.{settings.target}.json", flags=f"{flags} --state-url {url}"
+    )
 
 
 def _code(exc: BaseException) -> str:
@@ -93,7 +97,14 @@ class S3Store:
     """One stack's state object and its lock object in a bucket (see the module docstring)."""
 
     def __init__(
-        self, s3: Any, where: S3Url, name: str, *, poll: float = 1.0, sleep: Callable[[float], None] = time.sleep
+        self,
+        s3: Any,
+        where: S3Url,
+        name: str,
+        *,
+        poll: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        flags: str = "",
     ) -> None:
         self.s3 = s3
         self.bucket = where.bucket
@@ -102,6 +113,7 @@ class S3Store:
         self.url = f"s3://{self.bucket}/{self.key}"
         self.poll = poll
         self.sleep = sleep
+        self.flags = flags  # what `orderpoc state unlock` needs to find this store again
 
     # -- errors ------------------------------------------------------------------------------
     def _user_error(self, exc: BaseException) -> UserError | None:
@@ -269,7 +281,7 @@ class S3Store:
             return f"the state at {self.url} is locked (the lock changed hands while waiting {timeout:g}s); retry"
         return (
             f"the state at {self.url} is locked by {holder.describe()}, lock {holder.id}; waited {timeout:g}s "
-            f"(--lock-timeout). If that command is dead: orderpoc state unlock {holder.id}"
+            f"(--lock-timeout). If that command is dead: orderpoc state unlock {holder.id}{self.flags}"
         )
 
     def _release(self, etag: str) -> None:

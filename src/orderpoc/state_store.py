@@ -135,7 +135,9 @@ def _pid_alive(pid: int) -> bool:
 class Store(Protocol):
     """One stack's state document somewhere; every method is safe to call from several threads."""
 
-    url: str  # where it lives, as the user would type it (a path or s3://bucket/key)
+    @property
+    def url(self) -> str:
+        """Where it lives, as the user would type it (a path or s3://bucket/key)."""
 
     def read(self) -> Snapshot | None:
         """The document and its version, or None when there is none."""

@@ -136,3 +136,19 @@ def test_cli_says_when_it_tightened_the_state_dir(aws, capsys, tmp_path):
     code, err = _main(capsys, "status", "--target", "aws", "--state-dir", str(state_dir))
     assert code == 2  # the wrong shape stops it, after the dir was tightened
     assert f"warning: state dir {state_dir} was readable by others (mode 0755); tightened to 0700" in err
+
+
+def test_cli_a_lost_race_inside_the_engine_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
+    from orderpoc import app
+    from orderpoc.errors import EngineError
+
+    lost = StateConflict("the state at s3://b/k was changed by another command; nothing was overwritten")
+
+    def up(*args, **kwargs):
+        raise EngineError({"queue": lost, "dlq": lost})
+
+    monkeypatch.setattr(app, "up", up)
+    monkeypatch.setenv("ORDERPOC_STATE_DIR", str(tmp_path))
+    code, err = _main(capsys, "up")
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: {lost}"]
