@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ class Session:
         specs = build_specs(self.settings, self.ctx, notify_email)
         return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers)
 
-    def invoke_url(self, outputs: dict[str, Outputs | None]) -> str | None:
+    def invoke_url(self, outputs: Mapping[str, Outputs | None]) -> str | None:
         """Where to POST /order: LocalStack-style on the emulator or a custom endpoint, else AWS's."""
         api, stage = outputs.get("api"), outputs.get("stage")
         if not api or not stage:

@@ -102,7 +102,7 @@ class Model:
         return counts
 
 
-class _Symbolic(dict):
+class _Symbolic(dict[str, str]):
     """A dependency's outputs as tokens: any field asked for is ``⟦key.field⟧``."""
 
     def __init__(self, key: str) -> None:

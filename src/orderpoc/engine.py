@@ -173,12 +173,13 @@ class Engine:
         def job(spec: Spec, dep_outputs: Mapping[str, Outputs | None]) -> Outputs | None:
             report = Report(spec.key, spec.kind, spec.name, "unknown", outputs=self.state.outputs(spec.key) or {})
             reports[spec.key] = report
-            if any(out is None for out in dep_outputs.values()):
+            found = {key: out for key, out in dep_outputs.items() if out is not None}
+            if len(found) < len(dep_outputs):
                 report.state, report.error = "unknown", "a resource it depends on is missing"
                 return None
             ctx = self._ctx_for(spec, time.monotonic())
             try:
-                desired = spec.build(dep_outputs)  # type: ignore[arg-type]
+                desired = spec.build(found)
                 live: Live | None = spec.resource.find(ctx, spec.name, desired)
                 if live is None:
                     report.state = "missing"

@@ -30,7 +30,7 @@ def percentile(values: list[float], pct: float) -> float | None:
 class LoadResult:
     sent: int
     accepted: int = 0
-    rejected: Counter = field(default_factory=Counter)  # HTTP status -> count
+    rejected: Counter[int] = field(default_factory=Counter)  # HTTP status -> count
     stored: int = 0
     notified: int = 0
     duplicates: int = 0  # orders stored twice (or two orders for one idempotency key): a failure
@@ -77,8 +77,8 @@ class _Tracker:
         self.lock = threading.Lock()
         self.sent_at: dict[str, float] = {}
         self.hops: dict[str, dict[str, float]] = {hop: {} for hop in HOPS}
-        self.notifications: Counter = Counter()
-        self.rejected: Counter = Counter()
+        self.notifications: Counter[str] = Counter()
+        self.rejected: Counter[int] = Counter()
         self.ids_by_key: dict[str, str] = {}
         self.errors: list[BaseException] = []  # raised in a watcher thread
 

@@ -6,6 +6,7 @@ removes one left behind by a killed run.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -136,7 +137,7 @@ def remove_probe(ctx: Context, queue_url: str, subscription_arn: str | None) -> 
     """Unsubscribe, then delete the queue; already gone is fine. Without the subscription's ARN
     (interrupted while subscribing) it is found by the queue's ARN: none may outlive its queue."""
     for arn in [subscription_arn] if subscription_arn else _subscriptions_of(ctx, queue_url):
-        unless_not_found(lambda arn=arn: ctx.clients("sns").unsubscribe(SubscriptionArn=arn))
+        unless_not_found(functools.partial(ctx.clients("sns").unsubscribe, SubscriptionArn=arn))
     unless_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=queue_url))
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from orderpoc import policies
-from orderpoc.engine import Spec, config_hash
+from orderpoc.engine import Builder, Spec, config_hash
 from orderpoc.package import Package
 from orderpoc.resources import apigateway, awslambda, dynamodb, event_source, iam, logs, sns, sqs
-from orderpoc.resources.base import Config, Context, Outputs
+from orderpoc.resources.base import Config, Context, Outputs, Resource
 from orderpoc.schema import ORDER_MODEL
 from orderpoc.settings import Names
 
@@ -64,8 +65,8 @@ def build_specs(
     tags = dict(ctx.tags)
     specs: list[Spec] = []
 
-    def add(key: str, resource: object, name: str, build, *depends_on: str) -> None:
-        specs.append(Spec(key, resource, name, build, tuple(depends_on)))  # type: ignore[arg-type]
+    def add(key: str, resource: Resource, name: str, build: Builder, *depends_on: str) -> None:
+        specs.append(Spec(key, resource, name, build, tuple(depends_on)))
 
     # -- storage and messaging: no dependencies, created in parallel -------------------------
     add("dlq", sqs.queue, names.dlq, lambda d: _queue_config(tags, retention=1209600))
@@ -168,7 +169,7 @@ def build_specs(
         "logs:notifier",
     )
 
-    def function_config(fn: str):
+    def function_config(fn: str) -> Builder:
         def build(d: Mapping[str, Outputs]) -> Config:
             settings, package = FUNCTIONS[fn], packages[fn]
             return {
@@ -343,8 +344,10 @@ def build_specs(
     return specs
 
 
-def _queue_config(tags: dict[str, str], *, retention: int, visibility: int = 30, redrive: dict | None = None) -> Config:
-    attributes: dict = {
+def _queue_config(
+    tags: dict[str, str], *, retention: int, visibility: int = 30, redrive: dict[str, Any] | None = None
+) -> Config:
+    attributes: dict[str, Any] = {
         "MessageRetentionPeriod": str(retention),
         "VisibilityTimeout": str(visibility),
         **SQS_SSE,
@@ -354,7 +357,7 @@ def _queue_config(tags: dict[str, str], *, retention: int, visibility: int = 30,
     return {"attributes": attributes, "tags": tags}
 
 
-def _role(ctx: Context, tags: dict[str, str], policy: dict) -> Config:
+def _role(ctx: Context, tags: dict[str, str], policy: dict[str, Any]) -> Config:
     return {
         "trust_policy": policies.lambda_trust(ctx.account),
         "policy_name": "least-privilege",

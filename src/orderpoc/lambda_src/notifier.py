@@ -29,7 +29,7 @@ class BadRecord(ValueError):
     """The stream record does not hold an order we can describe: retrying will not help."""
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
     records = event.get("Records") if isinstance(event, dict) else None
     records = [r for r in records or [] if isinstance(r, dict)]
     outcomes: list[tuple[str, dict[str, Any]]] = []  # per record: (outcome, log fields)

@@ -20,7 +20,7 @@ STATUS_RECEIVED = "RECEIVED"
 _serializer = TypeSerializer()
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
     records = event.get("Records") if isinstance(event, dict) else None
     failures = [
         {"itemIdentifier": record.get("messageId")}

@@ -188,7 +188,10 @@ def _gateway_error(api: Any, kind: str, request_id: str, detail: str = "", messa
 
 def _render(template: str, kind: str, message: str, detail: str, request_id: str) -> str:
     """The $context variables gateway response templates commonly use."""
-    escaped = lambda text: json.dumps(text)[1:-1]  # noqa: E731 - inside a JSON string literal
+
+    def escaped(text: str) -> str:  # to go inside a JSON string literal
+        return json.dumps(text)[1:-1]
+
     values = {
         "$context.error.validationErrorString": escaped(detail),
         "$context.error.messageString": json.dumps(message),

@@ -30,7 +30,11 @@ def validate(api: Any, method: Any, request: Request, path_params: dict[str, str
     if validator is None:
         return
     if validator.validate_request_parameters:
-        sources = {"header": request.headers, "querystring": request.args, "path": path_params}
+        sources: dict[str, Any] = {  # werkzeug's Headers and MultiDict, the path's dict
+            "header": request.headers,
+            "querystring": request.args,
+            "path": path_params,
+        }
         missing = []
         for name, required in (method.request_parameters or {}).items():
             _, _, where, param = name.split(".", 3)  # method.request.{where}.{param}

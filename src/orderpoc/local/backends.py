@@ -14,7 +14,7 @@ from typing import Any
 
 from moto.apigateway.models import apigateway_backends
 from moto.awslambda.models import LambdaFunction, lambda_backends
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.logs.models import logs_backends
 from moto.sns.models import sns_backends

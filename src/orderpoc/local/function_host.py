@@ -37,9 +37,7 @@ class _Capture(io.TextIOBase):
         parts, self.parts = self.parts, []
         return "".join(parts)
 
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+    encoding = "utf-8"
 
 
 class Context:
@@ -72,7 +70,7 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict:
+def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
     frames = traceback.extract_tb(exc.__traceback__)
     return {
         "errorMessage": message if message is not None else str(exc),
@@ -81,7 +79,7 @@ def _error(exc: BaseException, error_type: str | None = None, message: str | Non
     }
 
 
-def _load(handler: str) -> tuple[Any, dict | None]:
+def _load(handler: str) -> tuple[Any, dict[str, Any] | None]:
     module_name, _, function_name = handler.rpartition(".")
     module_name = module_name.replace("/", ".")
     try:
@@ -127,13 +125,12 @@ def main() -> None:
     request_id = _RequestIdFilter()
     root = logging.getLogger()
     log_handler = logging.StreamHandler(capture)
-    log_handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
-        )
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S",
     )
-    log_handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    formatter.converter = time.gmtime
+    log_handler.setFormatter(formatter)
     log_handler.terminator = ""
     log_handler.addFilter(request_id)
     root.addHandler(log_handler)

@@ -35,6 +35,7 @@ do that work as the Lambda service does, so every record must be handled once, b
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import logging
 import threading
@@ -80,11 +81,14 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     if moto.__version__ != CHECKED_MOTO_VERSION:
         log.warning("moto %s: patches were checked against %s", moto.__version__, CHECKED_MOTO_VERSION)
 
-    for cls in (Queue, Table, Stream):
-        cls.lambda_event_source_mappings = _NeverTriggers()  # type: ignore[assignment,misc]
+    # moto's classes are patched in place: typed Any, as their declared types are what we replace.
+    sources: tuple[Any, ...] = (Queue, Table, Stream)
+    for cls in sources:
+        cls.lambda_event_source_mappings = _NeverTriggers()
 
     _patch_subscription(Subscription, deliver)
-    LambdaFunction.invoke = _make_invoke(invoke)  # type: ignore[method-assign]
+    function_cls: Any = LambdaFunction
+    function_cls.invoke = _make_invoke(invoke)
     _fast_clock()
     atomic_s3_conditional_writes()
     _applied = True
@@ -141,8 +145,7 @@ def _patch_subscription(subscription_cls: Any, deliver: DeliverHook) -> None:
 
 
 def _fast_clock() -> None:
-    import moto.sqs.models as sqs_models
-
+    sqs_models: Any = importlib.import_module("moto.sqs.models")  # its module globals, patched
     unix_time, unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
     sqs_models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)

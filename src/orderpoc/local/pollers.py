@@ -91,11 +91,11 @@ class Supervisor:
         for uuid, config in wanted.items():
             if uuid in self._pollers or uuid in self._ignored:
                 continue
-            poller = self._make(config)
-            if poller is None:
+            new = self._make(config)
+            if new is None:
                 continue
-            poller.start()
-            self._pollers[uuid] = poller
+            new.start()
+            self._pollers[uuid] = new
             log.info("started poller for mapping %s (%s)", uuid, config["EventSourceArn"])
 
     def _make(self, config: dict[str, Any]) -> Poller | None:

@@ -85,7 +85,7 @@ class Pool:
         if worker is not None:
             worker.kill()
         with self._cond:
-            self._live.discard(worker)  # type: ignore[arg-type]
+            self._live.discard(worker)
             self._count -= 1
             self._cond.notify()
             cleanup = self._retired and self._count == 0

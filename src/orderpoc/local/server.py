@@ -17,7 +17,10 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from werkzeug.serving import WSGIRequestHandler
 
 HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 3
@@ -37,10 +40,11 @@ def _isolate_from_user_aws_config() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
-def _raw_headers_handler(base: Any) -> Any:
+def _raw_headers_handler() -> type[WSGIRequestHandler]:
     """WSGI loses header case (HTTP_X_API_KEY); API Gateway's proxy event keeps it as sent."""
+    from werkzeug.serving import WSGIRequestHandler
 
-    class RawHeadersHandler(base):  # type: ignore[misc,valid-type]
+    class RawHeadersHandler(WSGIRequestHandler):
         def make_environ(self) -> dict[str, Any]:
             environ: dict[str, Any] = super().make_environ()
             environ[RAW_HEADERS] = list(self.headers.items())
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Heavy imports after logging is set up, so import problems land in the log file.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from werkzeug.serving import make_server
 
     from orderpoc.local import patches
     from orderpoc.local.apigw import ApiGatewayFront
@@ -95,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     dispatcher = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
     app = Perimeter(dispatcher, args.port)  # this machine's tools only: no web page, no admin API
     try:
-        httpd = make_server(
-            HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler(WSGIRequestHandler)
-        )
+        httpd = make_server(HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler())
     except (OSError, SystemExit) as exc:  # werkzeug prints why and exits on a failed bind
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         runtime.shutdown()

@@ -151,7 +151,7 @@ class StreamPoller:
             return 0
         if response is None:
             return None
-        items = response.get("batchItemFailures") if isinstance(response, dict) else "invalid"
+        items: Any = response.get("batchItemFailures") if isinstance(response, dict) else "invalid"
         if not items:
             return None
         sequence = [r["dynamodb"]["SequenceNumber"] for r in part]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from orderpoc.aws import Clients
 
@@ -91,22 +91,19 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class Resource:
-    """Base class with the defaults most kinds want; subclasses set `kind` and override the rest."""
+class Resource(Protocol):
+    """What the engine needs of a resource kind. Kinds subclass it and inherit the defaults for
+    drift() and figures(); anything else with these members (a test fake) is a Resource too."""
 
-    kind: str = "resource"
+    kind: str
 
-    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
-        raise NotImplementedError
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None: ...
 
-    def create(self, ctx: Context, name: str, desired: Config) -> Live:
-        raise NotImplementedError
+    def create(self, ctx: Context, name: str, desired: Config) -> Live: ...
 
-    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
-        raise NotImplementedError
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live: ...
 
-    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        raise NotImplementedError
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool: ...
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         return diff_config(desired, live.config)

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orderpoc.aws import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, paginate
@@ -56,7 +58,7 @@ class LogGroup(Resource):
         return dict(ctx.clients("logs").list_tags_for_resource(resourceArn=arn).get("tags", {}))
 
 
-def _arn(group: dict) -> str:
+def _arn(group: dict[str, Any]) -> str:
     """The group's ARN without the ":*" suffix describe_log_groups' "arn" carries (tag APIs reject it)."""
     arn = group.get("logGroupArn") or group["arn"]
     return arn[:-2] if arn.endswith(":*") else arn

@@ -93,6 +93,9 @@ class Subscription(Resource):
     def drift(self, live: Live, desired: Config) -> list[str]:
         return []  # find matched topic, protocol and endpoint: nothing else to compare
 
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        return live  # never drifts (see drift), so never called
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         # Without recorded outputs the topic, hence the subscription, is unknown (the name is only the
         # endpoint). That is fine: deleting the topic deletes its subscriptions, pending ones included.
