@@ -120,11 +120,33 @@ def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
         load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda hop, n: None)
 
 
+def _run_without_watchers(monkeypatch, post, gone, *, count: int, concurrency: int = 1, timeout: float = 30):
+    """run_load with the given POST and gone() check, and watchers that see nothing."""
+    from orderpoc import load
+
+    monkeypatch.setattr(load, "post_order", post)
+    monkeypatch.setattr(load, "_watch_table", lambda *args: None)
+    monkeypatch.setattr(load, "_watch_topic", lambda *args: None)
+    return load.run_load(
+        None,
+        None,
+        None,
+        count=count,
+        concurrency=concurrency,
+        rate=None,
+        timeout=timeout,
+        on_progress=lambda hop, n: None,
+        gone=gone,
+    )
+
+
+def _accepted(order_id: str):
+    return type("R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": order_id}})()
+
+
 def test_when_the_aws_under_test_is_gone_the_run_ends_with_the_figures_so_far(monkeypatch):
     """Sends start failing because the AWS went away: no error, the orders seen so far and why."""
     import itertools
-
-    from orderpoc import load
 
     counter = itertools.count()
     alive = {"up": True}
@@ -134,22 +156,9 @@ def test_when_the_aws_under_test_is_gone_the_run_ends_with_the_figures_so_far(mo
         if n >= 5:
             alive["up"] = False
             raise ConnectionRefusedError("nothing listens")
-        return type("R", (), {"status": 202, "seconds": 0.01, "json": lambda self, n=n: {"orderId": f"o{n}"}})()
+        return _accepted(f"o{n}")
 
-    monkeypatch.setattr(load, "post_order", post)
-    monkeypatch.setattr(load, "_watch_table", lambda *args: None)
-    monkeypatch.setattr(load, "_watch_topic", lambda *args: None)
-    result = load.run_load(
-        None,
-        None,
-        None,
-        count=50,
-        concurrency=1,
-        rate=None,
-        timeout=30,
-        on_progress=lambda hop, n: None,
-        gone=lambda: None if alive["up"] else "it stopped",
-    )
+    result = _run_without_watchers(monkeypatch, post, lambda: None if alive["up"] else "it stopped", count=50)
     assert result.aborted == "it stopped" and not result.ok
     assert (result.sent, result.accepted, result.stored) == (50, 5, 0)
     assert result.as_json()["aborted"] == "it stopped"
@@ -158,50 +167,24 @@ def test_when_the_aws_under_test_is_gone_the_run_ends_with_the_figures_so_far(mo
 def test_a_failure_while_the_aws_is_still_there_keeps_its_own_error(monkeypatch):
     import pytest
 
-    from orderpoc import load
-
     def failing_post(*args, **kwargs):
         raise OSError("connection reset")
 
-    monkeypatch.setattr(load, "post_order", failing_post)
-    monkeypatch.setattr(load, "_watch_table", lambda *args: None)
-    monkeypatch.setattr(load, "_watch_topic", lambda *args: None)
     with pytest.raises(OSError, match="connection reset"):
-        load.run_load(
-            None,
-            None,
-            None,
-            count=3,
-            concurrency=1,
-            rate=None,
-            timeout=5,
-            on_progress=lambda h, n: None,
-            gone=lambda: None,
-        )
+        _run_without_watchers(monkeypatch, failing_post, lambda: None, count=3, timeout=5)
 
 
 def test_the_aws_going_away_while_waiting_for_the_hops_ends_the_run(monkeypatch):
     """Every order sent, none stored yet, then the AWS goes: not a wait for the whole timeout."""
-    from orderpoc import load
-
     orders = iter(range(100))
-    monkeypatch.setattr(
-        load,
-        "post_order",
-        lambda *a, **k: type(
-            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": f"o{next(orders)}"}}
-        )(),
-    )
-    monkeypatch.setattr(load, "_watch_table", lambda *args: None)
-    monkeypatch.setattr(load, "_watch_topic", lambda *args: None)
     asked = []
 
     def gone():
         asked.append(1)
         return "it stopped" if len(asked) >= 3 else None
 
-    result = load.run_load(
-        None, None, None, count=4, concurrency=2, rate=None, timeout=600, on_progress=lambda h, n: None, gone=gone
+    result = _run_without_watchers(
+        monkeypatch, lambda *a, **k: _accepted(f"o{next(orders)}"), gone, count=4, concurrency=2, timeout=600
     )
     assert result.aborted == "it stopped"
     assert (result.accepted, result.missing) == (4, {"stored": 4, "notified": 4})

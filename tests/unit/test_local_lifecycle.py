@@ -198,3 +198,16 @@ def test_a_port_taken_between_the_check_and_the_bind_is_a_user_error(state_dir: 
             lifecycle.start(state_dir, port)
     assert str(error.value) == f"port {port} is in use by another program; set ORDERPOC_LOCAL_PORT to a free port"
     assert not lifecycle.pid_file(state_dir, port).exists()
+
+
+def test_an_unwritable_local_dir_is_a_user_error(state_dir: Path, monkeypatch) -> None:
+    real_open = os.open
+
+    def refuse_locks(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_locks)
+    with pytest.raises(UserError, match=r"cannot write .*server-\d+\.lock \(Permission denied\)"):
+        lifecycle.start(state_dir, free_port())

@@ -67,7 +67,13 @@ def _start_lock(state_dir: Path, port: int, *, timeout: float) -> Iterator[None]
     """One command at a time starts or stops the server of a state dir and port (flock: released
     when the holder exits, however it exits)."""
     _private_dirs(state_dir)
-    fd = os.open(local_dir(state_dir) / f"server-{port}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    path = local_dir(state_dir) / f"server-{port}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path} ({exc.strerror or exc}): fix the state dir's permissions or use another --state-dir"
+        ) from None
     try:
         deadline = time.monotonic() + timeout
         while True:
