@@ -268,11 +268,11 @@ def list_stacks(settings: Settings) -> ListResult:
     Never starts the embedded AWS: when it is not running, nothing is deployed on it."""
     from orderpoc import listing
 
-    known = listing.from_state_dir(settings.state_dir)
+    known = [] if settings.state_url else listing.from_state_dir(settings.state_dir)
     if settings.target == "local":
         from orderpoc.local import lifecycle
 
-        if not lifecycle.status(settings.state_dir, settings.local_port).running:
+        if not lifecycle.status(settings.state_dir, settings.local_port).running:  # (its S3 too)
             for entry in known:
                 if entry.target == "local" and not entry.note:
                     entry.note = "local AWS not running: its resources are gone"
@@ -280,6 +280,10 @@ def list_stacks(settings: Settings) -> ListResult:
             return ListResult(settings.target, settings.region, None, known, [notice])
     clients = Clients(settings)
     account = clients.account_id()
+    if settings.state_url:  # the stacks a shared S3 prefix knows
+        from orderpoc.state_s3 import stores_under
+
+        known = listing.from_stores(stores_under(settings, clients, settings.state_url))
     tagged: Counter[str] = listing.tagged_stacks(clients)
     stacks = listing.merge(known, tagged, target=settings.target, region=settings.region, account=account)
     return ListResult(settings.target, settings.region, account, stacks, [])

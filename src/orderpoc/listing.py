@@ -11,6 +11,7 @@ from typing import Any
 from orderpoc.errors import UserError
 from orderpoc.settings import TAG_KEY
 from orderpoc.state import State
+from orderpoc.state_store import FileStore, Store
 
 
 @dataclass
@@ -31,15 +32,23 @@ class StackEntry:
 
 def from_state_dir(state_dir: Path) -> list[StackEntry]:
     """One entry per `{stack}.{target}.json` in the state dir, readable or not."""
-    entries = []
+    found = []
     for path in sorted(Path(state_dir).glob("*.*.json")):
         if path.name.startswith("."):
             continue  # a write's temp file
         stack, target = path.name[: -len(".json")].rsplit(".", 1)
+        found.append((stack, target, FileStore(path)))
+    return from_stores(found)
+
+
+def from_stores(stores: list[tuple[str, str, Store]]) -> list[StackEntry]:
+    """One entry per (stack, target, store): a state dir's files or an S3 prefix's objects."""
+    entries = []
+    for stack, target, store in stores:
         try:
-            data = State.load(path).data
+            data = State.load(store).data
         except UserError as exc:
-            entries.append(StackEntry(stack, target, None, None, None, "state", str(path), None, f"unreadable: {exc}"))
+            entries.append(StackEntry(stack, target, None, None, None, "state", store.url, None, f"unreadable: {exc}"))
             continue
         stamps = [str(r.get("updated_at")) for r in data.get("resources", {}).values() if r.get("updated_at")]
         entries.append(
@@ -50,7 +59,7 @@ def from_state_dir(state_dir: Path) -> list[StackEntry]:
                 account=data.get("account"),
                 last_applied=max(stamps) if stamps else None,
                 source="state",
-                state_file=str(path),
+                state_file=store.url,
                 tagged_resources=None,
                 note="" if data.get("resources") else "no resources recorded",
             )

@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from orderpoc.aws import Clients, error_code
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings
 from orderpoc.state import State
-from orderpoc.state_s3 import S3Store, bucket_policy, parse_url, stack_names, store_for
+from orderpoc.state_s3 import bucket_policy, parse_url, store_for
 from orderpoc.state_store import LockInfo, Store
 
 FILE = "file"  # `--to file`: the state file in --state-dir
@@ -55,17 +54,6 @@ def show(settings: Settings) -> ShowResult:
     store = open_store(settings, settings.state_url)
     state = State.load(store)
     return ShowResult(store.url, state.exists, state.serial, state.data if state.exists else {}, store.holder())
-
-
-def known_stacks(settings: Settings, url: str | None = None) -> list[tuple[str, str]]:
-    """(stack, target) of every state the store knows: the state dir's files or the S3 prefix's objects."""
-    url = url if url is not None else settings.state_url
-    if url in (None, FILE):
-        directory = Path(settings.state_dir)
-        return stack_names([p.name for p in directory.glob("*.json")]) if directory.is_dir() else []
-    store = open_store(settings, url)
-    assert isinstance(store, S3Store)
-    return store.stacks()
 
 
 # -- moving state --------------------------------------------------------------------------------

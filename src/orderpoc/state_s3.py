@@ -83,6 +83,13 @@ def store_for(settings: Settings, clients: Clients | None = None, url: str | Non
     )
 
 
+def stores_under(settings: Settings, clients: Clients, url: str) -> list[tuple[str, str, Store]]:
+    """(stack, target, store) for every state object under the S3 prefix of `url`."""
+    where = parse_url(url)
+    probe = S3Store(clients("s3"), where, "probe.local.json")
+    return [(stack, target, S3Store(probe.s3, where, f"{stack}.{target}.json")) for stack, target in probe.stacks()]
+
+
 def _code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))

@@ -184,3 +184,11 @@ def test_push_refuses_to_overwrite_a_newer_or_another_state(team):
     with pytest.raises(UserError, match="it is another state"):
         push(bob)
     assert push(bob, force=True).copied
+
+
+def test_list_shows_the_stacks_the_shared_prefix_knows(team):
+    calls, alice, bob = team
+    app.up(alice, lambda e: None)
+    listed = app.list_stacks(bob)  # bob's own state dir is empty: the prefix is what he shares
+    entries = [(e.stack, e.source, e.state_file, e.tagged_resources) for e in listed.stacks if e.stack == STACK]
+    assert entries == [(STACK, "state", f"{URL}/{STACK}.aws.json", entries[0][3])] and entries[0][3]

@@ -14,9 +14,9 @@ from orderpoc.settings import Settings
 @common_options
 @json_option
 def list_stacks(settings: Settings, as_json: bool) -> None:
-    """Every stack of the state dir (target, region, account, when up last changed it), and the
-    stacks tagged orderpoc:stack on the chosen --target and --region that the state dir does not
-    know. Read-only; --stack is not used. It does not start the local AWS.
+    """Every stack of the state dir, or of the --state-url prefix (target, region, account, when up
+    last changed it), and the stacks tagged orderpoc:stack on the chosen --target and --region that
+    it does not know. Read-only; --stack is not used. It does not start the local AWS.
     """
     from orderpoc import app
 
