@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
@@ -125,6 +126,47 @@ def unless_not_found(call: Callable[[], T]) -> T | None:
         raise
 
 
+@dataclass(frozen=True)
+class AwsCall:
+    """One API call as `--verbose` reports it (retries included in its time)."""
+
+    service: str
+    operation: str
+    milliseconds: float
+    outcome: str  # "ok", the AWS error code, or the exception's name
+    status: int | None = None
+    retries: int = 0
+
+
+_call_observers: list[Callable[[AwsCall], None]] = []
+
+
+def observe_calls(observer: Callable[[AwsCall], None]) -> None:
+    """Report every API call of every Clients made from now on (the CLI's --verbose)."""
+    _call_observers.append(observer)
+
+
+def _before_call(model: Any, context: dict[str, Any], **_: Any) -> None:
+    context["orderpoc_call"] = (model.service_model.service_name, model.name, time.monotonic())
+
+
+def _after_call(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    meta = parsed.get("ResponseMetadata", {}) if isinstance(parsed, dict) else {}
+    code = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
+    _report(context, str(code or "ok"), getattr(http_response, "status_code", None), int(meta.get("RetryAttempts", 0)))
+
+
+def _after_call_error(exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+    _report(context, type(exception).__name__, None, 0)
+
+
+def _report(context: dict[str, Any], outcome: str, status: int | None, retries: int) -> None:
+    service, operation, started = context.pop("orderpoc_call", ("?", "?", time.monotonic()))
+    call = AwsCall(service, operation, (time.monotonic() - started) * 1000, outcome, status, retries)
+    for observer in list(_call_observers):
+        observer(call)
+
+
 class Clients:
     """Creates boto3 clients lazily, once per service, shared across the engine's threads.
 
@@ -146,6 +188,10 @@ class Clients:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._hooks: list[tuple[str, Callable[..., Any]]] = []
+        if _call_observers:
+            self.on("before-call", _before_call)
+            self.on("after-call", _after_call)
+            self.on("after-call-error", _after_call_error)
 
     def __call__(self, service: str, *, single_shot: bool = False) -> Any:
         """The client for a service; single_shot=True: one that never retries by itself (see
@@ -174,6 +220,8 @@ class Clients:
         are expired or rejected, or the endpoint is not AWS (nor AWS-compatible)."""
         # A dedicated client that gives up fast: this call is the reachability check too.
         sts = self.session.client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
+        for event, handler in self._hooks:
+            sts.meta.events.register(event, handler)
         try:
             # A throttled check is sent again a few times (botocore already did twice): the account
             # is busy, the credentials are fine.

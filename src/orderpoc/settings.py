@@ -11,7 +11,9 @@ from orderpoc.errors import UserError
 
 DEFAULT_STACK = "orderpoc"
 DEFAULT_REGION = "us-east-1"
-DEFAULT_LOCAL_PORT = 4566
+# Not LocalStack's 4566 (nor its 4510-4559), moto server's 5000, DynamoDB Local's 8000, ElasticMQ's 9324,
+# MinIO's 9000, Azurite's 10000 or the 3000/4000/8080 of web dev servers: users run those beside this.
+DEFAULT_LOCAL_PORT = 4780
 TARGETS = ("local", "aws")
 TAG_KEY = "orderpoc:stack"
 

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 for `--help`
+    from orderpoc.aws import AwsCall
     from orderpoc.engine import Event, Report
     from orderpoc.invalid_orders import Case
     from orderpoc.load import LoadResult
@@ -333,6 +334,19 @@ def print_outputs(data: dict[str, Any], key_hint: str) -> None:
     if not api_key["value"]:
         console.print(f"  export ORDERPOC_API_KEY=...   # {key_hint}", soft_wrap=True, markup=False)
     console.print(f"  {data['curl']}", soft_wrap=True, markup=False, highlight=False)
+
+
+# -- --verbose ----------------------------------------------------------------------------------
+def print_aws_call(call: AwsCall) -> None:
+    """One line per AWS call on stderr: service, operation, milliseconds, outcome."""
+    retries = f" after {call.retries} retries" if call.retries else ""
+    status = f" HTTP {call.status}" if call.status and call.outcome != "ok" else ""
+    err_console.print(
+        f"aws {call.service} {call.operation} {call.milliseconds:.0f} ms {call.outcome}{status}{retries}",
+        soft_wrap=True,
+        markup=False,
+        style="dim" if call.outcome == "ok" else "yellow",
+    )
 
 
 # -- orderpoc list ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from orderpoc.cli import (
     stack_commands,
     state_commands,
 )
+from orderpoc.cli.options import add_verbose
 from orderpoc.errors import EngineError, UserError
 
 
@@ -59,6 +60,7 @@ for command in (
     list_command.list_stacks,
 ):
     cli.add_command(command)
+add_verbose(cli)  # -v/--verbose on the group and on every command
 
 
 def _interrupt(signum: int, frame: Any) -> None:

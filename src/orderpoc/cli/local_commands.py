@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @click.group(short_help="Start, stop and inspect the embedded local AWS.")
 def local() -> None:
-    """The embedded local AWS on 127.0.0.1 (port: ORDERPOC_LOCAL_PORT, default 4566).
+    """The embedded local AWS on 127.0.0.1 (port: ORDERPOC_LOCAL_PORT, default 4780).
 
     Any command with the local target starts it when it is not running. It keeps everything in
     memory: stopping it deletes every resource deployed to it.

@@ -161,3 +161,29 @@ def write_text(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Once per run (`orderpoc -v up -v` is one observer): ctx.meta is shared by the whole run."""
+    if value and not ctx.meta.get("orderpoc.verbose"):
+        from orderpoc import aws, ui  # deferred: boto3 only when asked for
+
+        ctx.meta["orderpoc.verbose"] = True
+        aws.observe_calls(ui.print_aws_call)
+
+
+def add_verbose(command: click.Command) -> None:
+    """-v/--verbose on the command and, for a group, on every command under it."""
+    command.params.append(
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_verbose,
+            help="Print each AWS call (service, operation, milliseconds, outcome) to stderr.",
+        )
+    )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_verbose(sub)
