@@ -32,7 +32,7 @@ class StackEntry:
 
 def from_state_dir(state_dir: Path) -> list[StackEntry]:
     """One entry per `{stack}.{target}.json` in the state dir, readable or not."""
-    found = []
+    found: list[tuple[str, str, Store]] = []
     for path in sorted(Path(state_dir).glob("*.*.json")):
         if path.name.startswith("."):
             continue  # a write's temp file
