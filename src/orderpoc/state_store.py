@@ -22,12 +22,13 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from orderpoc.errors import UserError
+from orderpoc.local import procs
 
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a command waits for another one's lock (--lock-timeout)
 
@@ -110,7 +111,7 @@ class LockInfo:
         holder ran on this host and its process is gone: the lock is stale, but only a person may
         break it."""
         gone = ""
-        if self.host == socket.gethostname() and not _pid_alive(self.pid):
+        if self.host == socket.gethostname() and not procs.alive(self.pid):
             gone = "; that process is no longer running on this host"
         return f"{self.user}@{self.host} pid {self.pid} (`{self.command}`, since {self.since}{gone})"
 
@@ -122,14 +123,21 @@ def _user() -> str:
         return str(os.getuid())
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def flock_within(fd: int, timeout: float, *, poll: float = 0.1, on_wait: Callable[[], None] | None = None) -> bool:
+    """Take an exclusive flock on fd, waiting up to timeout seconds (on_wait: once, when it must
+    wait); False when another process still holds it then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if on_wait is not None and timeout > 0:
+                on_wait()
+                on_wait = None
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
 
 
 class Store(Protocol):
@@ -269,25 +277,15 @@ class FileStore:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise _unwritable(self.path.parent, exc) from None
-        acquired = said = False
+        acquired = False
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if not said and timeout > 0:
-                        said = True
-                        notify_wait(self.url, self.holder())
-                    if time.monotonic() >= deadline:
-                        holder = self.holder()
-                        who = holder.describe() if holder else "another orderpoc command"
-                        raise LockHeld(
-                            f"state {self.path} is locked by {who}; wait for it to finish "
-                            f"(--lock-timeout {timeout:g}s passed): a file lock ends with its process"
-                        ) from None
-                    time.sleep(self.poll)
+            if not flock_within(fd, timeout, poll=self.poll, on_wait=lambda: notify_wait(self.url, self.holder())):
+                holder = self.holder()
+                who = holder.describe() if holder else "another orderpoc command"
+                raise LockHeld(
+                    f"state {self.path} is locked by {who}; wait for it to finish "
+                    f"(--lock-timeout {timeout:g}s passed): a file lock ends with its process"
+                )
             acquired = True
             os.ftruncate(fd, 0)
             os.pwrite(fd, info.to_json().encode(), 0)

@@ -265,3 +265,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr("orderpoc.aws.clock", fake)
     return fake
+
+
+@pytest.fixture
+def app_calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every API call of every `Clients` the app builds, as (service, operation, params)."""
+    recorded: list[tuple[str, str, dict[str, Any]]] = []
+    original_init = Clients.__init__
+
+    def recording_init(self: Clients, settings: Settings) -> None:
+        original_init(self, settings)
+        self.on(
+            "before-parameter-build",
+            lambda model, params, **_: recorded.append((model.service_model.service_name, model.name, dict(params))),
+        )
+
+    monkeypatch.setattr(Clients, "__init__", recording_init)
+    return recorded

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
 from orderpoc import app, package, stack
 from orderpoc.aws import Clients, is_mutating
@@ -21,30 +20,12 @@ STACK = "acc"
 
 
 @pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    calls: list[tuple[str, str, dict]] = []
-    original_init = Clients.__init__
-
-    def recording_init(self, settings):  # every Clients the app builds records its API calls
-        original_init(self, settings)
-        self.on(
-            "before-parameter-build",
-            lambda model, params, **_: calls.append((model.service_model.service_name, model.name, params)),
-        )
-
-    monkeypatch.setattr(Clients, "__init__", recording_init)
+def aws_env(app_calls, monkeypatch, tmp_path):
+    calls = app_calls
     src = tmp_path / "lambda_src"
     shutil.copytree(package.source_dir(), src)
     monkeypatch.setattr(package, "source_dir", lambda: src)
-    with mock_aws():
-        yield calls, src, Settings(stack=STACK, target="aws", state_dir=tmp_path / "state")
+    return calls, src, Settings(stack=STACK, target="aws", state_dir=tmp_path / "state")
 
 
 def mutating(calls):

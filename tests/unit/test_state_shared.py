@@ -7,7 +7,6 @@ import threading
 from dataclasses import replace
 
 import pytest
-from moto import mock_aws
 
 from orderpoc import app
 from orderpoc.aws import Clients, is_mutating
@@ -22,37 +21,16 @@ URL = "s3://team-state/orderpoc"
 
 
 @pytest.fixture
-def team(monkeypatch, tmp_path):
+def team(app_calls, tmp_path):
     """Two operators: separate state dirs, one shared --state-url; every API call recorded."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    calls: list[tuple[str, str, dict]] = []
-    original_init = Clients.__init__
-
-    def recording_init(self, settings):
-        original_init(self, settings)
-        self.on(
-            "before-parameter-build",
-            lambda model, params, **_: calls.append((model.service_model.service_name, model.name, dict(params))),
-        )
-
-    monkeypatch.setattr(Clients, "__init__", recording_init)
     patches.atomic_s3_conditional_writes()  # what S3 guarantees and moto alone does not (see patches.py)
-    with mock_aws():
-        base = Settings(stack=STACK, target="aws", state_url=URL)
-        # not init_bucket: moto 5.2.1 cannot evaluate the TLS-only policy's aws:SecureTransport
-        # condition and so denies every request to a bucket that has it (see test_state_s3.py)
-        s3 = Clients(base)("s3")
-        s3.create_bucket(Bucket="team-state")
-        s3.put_bucket_versioning(Bucket="team-state", VersioningConfiguration={"Status": "Enabled"})
-        alice = replace(base, state_dir=tmp_path / "alice")
-        bob = replace(base, state_dir=tmp_path / "bob")
-        yield calls, alice, bob
+    base = Settings(stack=STACK, target="aws", state_url=URL)
+    # not init_bucket: moto 5.2.1 cannot evaluate the TLS-only policy's aws:SecureTransport
+    # condition and so denies every request to a bucket that has it (see test_state_s3.py)
+    s3 = Clients(base)("s3")
+    s3.create_bucket(Bucket="team-state")
+    s3.put_bucket_versioning(Bucket="team-state", VersioningConfiguration={"Status": "Enabled"})
+    return app_calls, replace(base, state_dir=tmp_path / "alice"), replace(base, state_dir=tmp_path / "bob")
 
 
 def _writers(monkeypatch) -> list[int]:

@@ -9,7 +9,6 @@ Files, under `state_dir/local/`: `server-{port}.pid` (JSON: pid, port, log file)
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -26,6 +25,7 @@ from typing import Any
 from orderpoc.errors import UserError
 from orderpoc.local import procs
 from orderpoc.state import ensure_private_dir
+from orderpoc.state_store import flock_within
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_orderpoc/health"
@@ -75,18 +75,11 @@ def _start_lock(state_dir: Path, port: int, *, timeout: float) -> Iterator[None]
             f"cannot write {path} ({exc.strerror or exc}): fix the state dir's permissions or use another --state-dir"
         ) from None
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise UserError(
-                        f"another orderpoc command has been starting the local AWS on port {port} "
-                        f"for {timeout:.0f}s; see {log_file(state_dir, port)}"
-                    ) from None
-                time.sleep(0.05)
+        if not flock_within(fd, timeout, poll=0.05):
+            raise UserError(
+                f"another orderpoc command has been starting the local AWS on port {port} "
+                f"for {timeout:.0f}s; see {log_file(state_dir, port)}"
+            )
         yield
     finally:
         os.close(fd)
