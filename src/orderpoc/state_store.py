@@ -84,7 +84,7 @@ class LockInfo:
     def mine(cls, operation: str) -> LockInfo:
         program = Path(sys.argv[0]) if sys.argv else Path()
         argv = sys.argv[1:] if "orderpoc" in (program.name, program.parent.name) else []
-        command = ("orderpoc " + shlex.join(argv)).strip() if argv else f"orderpoc {operation}"
+        command = ("orderpoc " + shlex.join(argv)).strip() if argv else f"orderpoc {operation}".strip()
         return cls(
             id=str(uuid.uuid4()),
             operation=operation,
@@ -297,10 +297,19 @@ class FileStore:
             os.close(fd)  # closing releases the flock
 
     def holder(self) -> LockInfo | None:
+        """The record in the lock file, if a process really holds the flock: one killed with
+        SIGKILL leaves its record behind, but the OS has released its lock."""
         try:
-            raw = self.lock_path.read_bytes()
+            fd = os.open(self.lock_path, os.O_RDONLY)
         except OSError:
             return None
+        try:
+            if flock_within(fd, 0):  # nobody holds it (or this very process, through another open)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return None
+            raw = os.pread(fd, 4096, 0)
+        finally:
+            os.close(fd)
         return LockInfo.parse(raw) if raw else None
 
     def unlock(self, lock_id: str) -> LockInfo:

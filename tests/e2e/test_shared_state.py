@@ -161,3 +161,14 @@ def test_state_migrate_to_s3_and_back_leaves_the_stack_as_it_is(cli, bucket, tmp
     assert "nothing to copy" in again
     assert set(cli.json("up", *stack)["actions"].values()) == {"unchanged"}
     cli.run("down", *stack)
+
+
+def test_a_missing_state_bucket_is_one_line_exit_2(cli):
+    result = cli.run("up", "--stack", "nob", "--state-url", "s3://no-such-bucket/team", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the state bucket no-such-bucket does not exist: create it with "
+        "`orderpoc state init-bucket s3://no-such-bucket` (same --target/--endpoint-url)"
+    ]
+    listed = cli.client("lambda").list_functions()["Functions"]
+    assert not [f for f in listed if f["FunctionName"].startswith("nob-")]  # nothing was touched

@@ -48,6 +48,7 @@ def _hold_lock(path, ready, release):
         release.wait(10)
 
 
+@pytest.mark.filterwarnings("ignore::orderpoc.state_store.WaitNotice")
 def test_lock_excludes_a_concurrent_command(tmp_path):
     path = tmp_path / "s.json"
     ready, release = multiprocessing.Event(), multiprocessing.Event()

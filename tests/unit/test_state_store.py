@@ -93,6 +93,18 @@ def test_a_state_dir_open_to_others_is_tightened_and_said(tmp_path):
     ]
 
 
+def test_a_killed_holders_record_is_not_a_lock(tmp_path):
+    store = FileStore(tmp_path / "s.json")
+    with store.lock("up", timeout=0) as info:
+        record = store.lock_path.read_bytes()
+    store.lock_path.write_bytes(record)  # as a SIGKILLed holder leaves it: the OS dropped its flock
+    assert info.id.encode() in record and store.holder() is None
+    with pytest.raises(UserError, match="is not locked"):
+        store.unlock(info.id)
+    with store.lock("up", timeout=0):
+        pass
+
+
 def test_the_lock_records_its_holder_and_clears_it_on_exit(tmp_path):
     store = FileStore(tmp_path / "s.json")
     with store.lock("up", timeout=0) as info:
