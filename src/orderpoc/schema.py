@@ -1,33 +1,13 @@
 """The JSON Schema (draft 4, as API Gateway models use) of the POST /order body.
 
 API Gateway rejects what does not match before the intake function runs; intake re-checks every
-rule itself (amount precision, totals) so it stays correct when invoked any other way.
+rule itself so it stays correct when invoked any other way. Both read the same limits: the schema
+is built from the handler's own rules (lambda_src/orderschema.py), which also checks what a
+JSON Schema cannot say (see there).
 """
 
-ORDER_MODEL = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "Order",
-    "type": "object",
-    "required": ["customerId", "items"],
-    "additionalProperties": False,
-    "properties": {
-        "customerId": {"type": "string", "minLength": 1, "maxLength": 64},
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        "note": {"type": "string", "maxLength": 500},
-        "items": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 50,
-            "items": {
-                "type": "object",
-                "required": ["sku", "quantity", "unitPrice"],
-                "additionalProperties": False,
-                "properties": {
-                    "sku": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-                    "quantity": {"type": "integer", "minimum": 1, "maximum": 1000},
-                    "unitPrice": {"type": ["number", "string"]},
-                },
-            },
-        },
-    },
-}
+from typing import Any
+
+from orderpoc.lambda_src import orderschema
+
+ORDER_MODEL: dict[str, Any] = orderschema.order_model()

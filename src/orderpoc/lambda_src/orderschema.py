@@ -2,6 +2,11 @@
 (queue message). Pure standard library, no boto3, so it is cheap to import and easy to test.
 
 Amounts are Decimal end to end: strings on the wire ("19.99"), Number in DynamoDB, never float.
+
+The limits and patterns below are stated once: `order_model()` turns them into the JSON Schema
+API Gateway validates request bodies with (orderpoc/schema.py), so both accept and reject the
+same bodies (tests/unit/test_order_rules.py proves it). What JSON Schema cannot say is checked
+here only: isprintable() beyond the characters in NOT_PRINTABLE, lone surrogates, duplicate keys.
 """
 
 from __future__ import annotations
@@ -31,14 +36,25 @@ MESSAGE_FIELDS = REQUEST_FIELDS | {"orderId", "total", "createdAt", "idempotency
 # Fixed namespace: orderIds derived from an Idempotency-Key must stay stable across deploys.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1a52-3c1e-4c8e-9a53-0c5d1f0e7b21")
 
-_SKU_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_CURRENCY_RE = re.compile(r"[A-Z]{3}")
-# Strings must be plain decimals: no sign, exponent, whitespace, leading zeros or NaN/Infinity.
-_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?")
+SKU_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+CURRENCY_PATTERN = r"[A-Z]{3}"
+# Strings must be plain decimals: no sign, exponent, whitespace, leading zeros or NaN/Infinity;
+# at most two decimals and at most MAX_UNIT_PRICE (the pattern says so too: JSON Schema cannot
+# compare a string with a number).
+AMOUNT_PATTERN = r"(0|[1-9][0-9]{0,5})(\.[0-9]{1,2})?|1000000(\.00?)?"
+# Unicode's control characters and separators other than the space: what isprintable() refuses
+# that a JSON Schema pattern can name (format, private-use and unassigned code points it cannot).
+NOT_PRINTABLE = r"\x00-\x1f\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Control characters a note may not hold (tab, newline and carriage return it may).
+NOTE_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+_SKU_RE = re.compile(SKU_PATTERN)
+_CURRENCY_RE = re.compile(CURRENCY_PATTERN)
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 _KEY_RE = re.compile(r"[\x20-\x7e]+")  # printable ASCII: header values are ASCII in practice
-_NOTE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOTE_CONTROL_RE = re.compile(f"[{NOTE_CONTROL}]")
 
 
 @dataclass(frozen=True)
@@ -208,6 +224,64 @@ def _validate_common(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
         "currency": currency,
         "note": note,
     }
+
+
+def order_model() -> dict[str, Any]:
+    """The request body's rules as a JSON Schema (draft 4, as API Gateway models use).
+
+    Patterns are searched, not matched, in JSON Schema, and `$` also matches before a final
+    newline (in Python and Java alike): `_whole` anchors them to the whole string instead.
+    """
+    printable = f"[^{NOT_PRINTABLE}]"
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "Order",
+        "type": "object",
+        "required": ["customerId", "items"],
+        "additionalProperties": False,
+        "properties": {
+            "customerId": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_CUSTOMER_ID,
+                # printable, and not only spaces
+                "pattern": _whole(f"{printable}*[^ {NOT_PRINTABLE}]{printable}*"),
+            },
+            "currency": {"type": ["string", "null"], "pattern": _whole(CURRENCY_PATTERN)},  # null: the default
+            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE, "pattern": _whole(f"[^{NOTE_CONTROL}]*")},
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_ITEMS,
+                "items": {
+                    "type": "object",
+                    "required": ["sku", "quantity", "unitPrice"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "sku": {"type": "string", "pattern": _whole(SKU_PATTERN)},
+                        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+                        "unitPrice": {
+                            "anyOf": [
+                                {
+                                    "type": "number",
+                                    "minimum": 0,
+                                    "maximum": int(MAX_UNIT_PRICE),
+                                    "multipleOf": float(CENT),
+                                },
+                                {"type": "string", "pattern": _whole(AMOUNT_PATTERN)},
+                            ]
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _whole(pattern: str) -> str:
+    """A JSON Schema pattern that matches only the whole string: "no character follows" is the
+    end in every regex dialect (ECMA, Java, Python)."""
+    return f"^(?:{pattern})(?![\\s\\S])"
 
 
 def validate_message(data: object) -> tuple[dict[str, Any] | None, list[FieldError]]:

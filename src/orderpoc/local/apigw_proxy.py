@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 import jsonschema  # installed with moto[server] (via openapi-spec-validator)
@@ -49,15 +50,42 @@ def validate(api: Any, method: Any, request: Request, path_params: dict[str, str
         model = api.models.get(model_name) if model_name and model_name != "Empty" else None
         if model is None or not model.schema:
             return
-        schema = json.loads(model.schema) if isinstance(model.schema, str) else model.schema
-        try:
-            body = json.loads(request.get_data() or b"null")
-        except ValueError as exc:
-            raise Invalid("BAD_REQUEST_BODY", "Invalid request body", f"[Invalid JSON: {exc}]") from None
-        errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        schema = model.schema if isinstance(model.schema, str) else json.dumps(model.schema)
+        errors = body_errors(schema, request.get_data() or b"null")
         if errors:
-            detail = "[" + ", ".join(_describe(e) for e in errors) + "]"
-            raise Invalid("BAD_REQUEST_BODY", "Invalid request body", detail)
+            raise Invalid("BAD_REQUEST_BODY", "Invalid request body", "[" + ", ".join(errors) + "]")
+
+
+def body_errors(schema: str, body: bytes) -> list[str]:
+    """What the model (JSON Schema text) finds wrong with a request body; [] when it conforms.
+
+    Numbers are read as decimals, as API Gateway's validator treats them: 19.99 is a multiple of
+    0.01, which as floats it is not."""
+    try:
+        document = json.loads(body, parse_float=Decimal, parse_constant=_not_json)
+    except ValueError as exc:
+        return [f"Invalid JSON: {exc}"]
+    validator = _DecimalValidator(json.loads(schema, parse_float=Decimal))
+    return [_describe(e) for e in sorted(validator.iter_errors(document), key=lambda e: list(e.path))]
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        with localcontext(Context(prec=60)):
+            failed = bool(Decimal(instance) % Decimal(divisor))
+    except InvalidOperation:  # a quotient past 60 digits: far beyond any limit a model sets
+        failed = True
+    if failed:
+        yield jsonschema.ValidationError(f"{instance} is not a multiple of {divisor}")
+
+
+_DecimalValidator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"multipleOf": _multiple_of})
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
