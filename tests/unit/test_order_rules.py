@@ -156,10 +156,21 @@ def test_the_generated_bodies_reach_both_answers_at_every_limit() -> None:
         {**good, "items": [{**VALID_ITEM, "quantity": orderschema.MAX_QUANTITY + 1}]},
         {**good, "items": [{**VALID_ITEM, "sku": "s" * 65}]},
         {**good, "extra": 1},
+        {**good, "items": [{**VALID_ITEM, "unitPrice": Decimal("1E-999999999")}]},
+        {**good, "items": [{**VALID_ITEM, "unitPrice": Decimal("1E+400")}]},
+        {**good, "items": [{**VALID_ITEM, "sku": "A\n"}]},
+        {**good, "currency": "USD\n"},
+        {**good, "customerId": "   "},
+        {**good, "note": "\x00"},
     ]
     assert body_errors(MODEL, dumps(good).encode()) == [] and handler_accepts(dumps(good))
-    inside = {**good, "items": [{**VALID_ITEM, "unitPrice": Decimal("19.99"), "quantity": orderschema.MAX_QUANTITY}]}
-    assert body_errors(MODEL, dumps(inside).encode()) == [] and handler_accepts(dumps(inside))
+    for price in (Decimal("19.99"), Decimal("1E+2"), Decimal("1000000.00"), "1000000.00", "0.5"):
+        inside = {
+            **good,
+            "note": None,
+            "items": [{**VALID_ITEM, "unitPrice": price, "quantity": orderschema.MAX_QUANTITY}],
+        }
+        assert body_errors(MODEL, dumps(inside).encode()) == [] and handler_accepts(dumps(inside)), price
     for body in edges:
         assert body_errors(MODEL, dumps(body).encode()) != [] and not handler_accepts(dumps(body)), body
 

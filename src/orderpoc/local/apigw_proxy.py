@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Context, Decimal, InvalidOperation, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 import jsonschema  # installed with moto[server] (via openapi-spec-validator)
@@ -77,7 +77,8 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> An
     if not validator.is_type(instance, "number"):
         return
     try:
-        with localcontext(Context(prec=60)):
+        with localcontext() as exact:  # every exponent JSON allows, 60 digits of quotient
+            exact.prec, exact.Emin, exact.Emax = 60, MIN_EMIN, MAX_EMAX
             failed = bool(Decimal(instance) % Decimal(divisor))
     except InvalidOperation:  # a quotient past 60 digits: far beyond any limit a model sets
         failed = True
