@@ -39,8 +39,14 @@ class Session:
     notices: list[str] = field(default_factory=list)
     boot_id: str | None = None
 
-    def engine(self, on_event: OnEvent, notify_email: str | None = None, max_workers: int = 8) -> Engine:
-        specs = build_specs(self.settings, self.ctx, notify_email)
+    def engine(
+        self,
+        on_event: OnEvent,
+        notify_email: str | None = None,
+        max_workers: int = 8,
+        packages: Mapping[str, package.Package] | None = None,
+    ) -> Engine:
+        specs = build_specs(self.settings, self.ctx, notify_email, packages)
         return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers)
 
     def invoke_url(self, outputs: Mapping[str, Outputs | None]) -> str | None:
@@ -51,9 +57,18 @@ class Session:
         return invoke_url(self.ctx, api["id"], stack.STAGE, self.clients.endpoint_url)
 
 
-def build_specs(settings: Settings, ctx: Context, notify_email: str | None = None) -> list[Spec]:
-    """The stack every command walks: `up`, `down`, `status` and `diagram` all get it from here."""
-    return stack.build_specs(ctx, settings.names, package.build_all(), notify_email)
+def build_specs(
+    settings: Settings,
+    ctx: Context,
+    notify_email: str | None = None,
+    packages: Mapping[str, package.Package] | None = None,
+) -> list[Spec]:
+    """The stack every command walks: `up`, `down`, `status` and `diagram` all get it from here.
+
+    Without packages, each function's zip is built when its desired config first is: `down` never
+    packages (nor installs requirements)."""
+    zips = packages if packages is not None else package.Lazy(settings)
+    return stack.build_specs(ctx, settings.names, zips, notify_email, config=settings.config)
 
 
 class _NoClients:
@@ -112,6 +127,7 @@ def up(
     actions: dict[str, str] = {}
     track = _recording(actions, on_event)
     started = time.monotonic()
+    packages = package.for_settings(settings)  # before any call: a bad requirement or size fails first
     with open_session(settings, operation="up") as session:
         session.state.set_identity(
             stack=settings.stack,
@@ -121,7 +137,7 @@ def up(
             endpoint=session.clients.endpoint_url,
             local_boot_id=session.boot_id,
         )
-        outputs = session.engine(track, notify_email, max_workers).apply()
+        outputs = session.engine(track, notify_email, max_workers, packages).apply()
         result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - started, actions)
         if result.invoke_url and session.state.data.get("invoke_url") != result.invoke_url:
             session.state.set_identity(invoke_url=result.invoke_url)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from orderpoc.errors import UserError
+
+if TYPE_CHECKING:
+    from orderpoc.stack_config import StackConfig
 
 DEFAULT_STACK = "orderpoc"
 DEFAULT_REGION = "us-east-1"
@@ -150,6 +154,11 @@ class Settings:
     local_port: int = DEFAULT_LOCAL_PORT
     state_url: str | None = None  # s3://bucket/prefix; None: the file in state_dir
     lock_timeout: float = 60.0  # seconds to wait for another command's lock (state_store.DEFAULT_LOCK_TIMEOUT)
+    # What users tune (orderpoc.toml and its stage, else the defaults), and whose code is deployed:
+    # a project's lambda_src/, or None for the built-in pipeline.
+    config: StackConfig = field(default_factory=lambda: _default_config())
+    source: Path | None = None
+    stage: str | None = None
 
     def __post_init__(self) -> None:
         validate_stack(self.stack)
@@ -161,6 +170,12 @@ class Settings:
             validate_endpoint_url(self.endpoint_url)
         if self.lock_timeout < 0:
             raise UserError(f"invalid --lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
+
+    @property
+    def code_dir(self) -> Path:
+        from orderpoc.project import builtin_source
+
+        return self.source or builtin_source()
 
     @property
     def names(self) -> Names:
@@ -180,3 +195,9 @@ class Settings:
     @property
     def state_file(self) -> Path:
         return self.state_dir / f"{self.stack}.{self.target}.json"
+
+
+def _default_config() -> StackConfig:
+    from orderpoc.stack_config import StackConfig  # deferred: stack_config imports this module
+
+    return StackConfig()

@@ -7,7 +7,6 @@ the resource it depends on, so the graph, not hard-coded strings, wires the pipe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from orderpoc import policies
@@ -17,51 +16,24 @@ from orderpoc.resources import apigateway, awslambda, dynamodb, event_source, ia
 from orderpoc.resources.base import Config, Context, Outputs, Resource
 from orderpoc.schema import ORDER_MODEL
 from orderpoc.settings import Names
+from orderpoc.stack_config import FUNCTIONS, WIRING_ENV, StackConfig
 
 RUNTIME = "python3.12"
 STAGE = "v1"
-LOG_RETENTION_DAYS = 14
 MAX_RECEIVE_COUNT = 5
 SQS_SSE = {"SqsManagedSseEnabled": "true"}
 
 
-@dataclass(frozen=True)
-class FunctionSettings:
-    timeout: int
-    memory: int
-    description: str
-
-
-FUNCTIONS = {
-    "intake": FunctionSettings(10, 256, "Validates orders posted to the API and enqueues them"),
-    "processor": FunctionSettings(30, 256, "Stores queued orders in the table exactly once"),
-    "notifier": FunctionSettings(30, 256, "Publishes an OrderCreated event for each new order"),
-}
-# SQS recommends a visibility timeout of at least 6x the consuming function's timeout.
-QUEUE_VISIBILITY_TIMEOUT = 6 * FUNCTIONS["processor"].timeout
-
-
-@dataclass(frozen=True)
-class Batching:
-    """How an event source mapping gathers records before it invokes (see docs/architecture.md,
-    "Batching, latency and cost"): at most `size` records, waiting at most `window_seconds`."""
-
-    size: int
-    window_seconds: int
-
-
-# Window 0: a quiet order is stored as soon as the poller sees it (no second of waiting); under
-# load the batches still fill from the backlog (up to 10 per receive). A window of N seconds
-# trades up to N s of latency for fewer, fuller invocations.
-PROCESSOR_BATCHING = Batching(size=10, window_seconds=0)
-# The stream is one shard, one invocation at a time: a big batch drains a backlog in few calls;
-# the notifier publishes it 10 entries per SNS PublishBatch.
-NOTIFIER_BATCHING = Batching(size=100, window_seconds=0)
-
-
 def build_specs(
-    ctx: Context, names: Names, packages: Mapping[str, Package], notify_email: str | None = None
+    ctx: Context,
+    names: Names,
+    packages: Mapping[str, Package],
+    notify_email: str | None = None,
+    *,
+    config: StackConfig | None = None,
 ) -> list[Spec]:
+    """The pipeline's Specs, configured by `config` (what users tune; the defaults when None)."""
+    config = config or StackConfig()
     tags = dict(ctx.tags)
     specs: list[Spec] = []
 
@@ -78,7 +50,7 @@ def build_specs(
         lambda d: _queue_config(
             tags,
             retention=345600,
-            visibility=QUEUE_VISIBILITY_TIMEOUT,
+            visibility=config.visibility_timeout,
             redrive={"deadLetterTargetArn": d["dlq"]["arn"], "maxReceiveCount": MAX_RECEIVE_COUNT},
         ),
         "dlq",
@@ -112,7 +84,7 @@ def build_specs(
             f"logs:{fn}",
             logs.log_group,
             names.log_group(fn),
-            lambda d: {"retention_days": LOG_RETENTION_DAYS, "tags": tags},
+            lambda d: {"retention_days": config.log_retention_days, "tags": tags},
         )
     add(
         "role:intake",
@@ -171,7 +143,13 @@ def build_specs(
 
     def function_config(fn: str) -> Builder:
         def build(d: Mapping[str, Outputs]) -> Config:
-            settings, package = FUNCTIONS[fn], packages[fn]
+            settings, package = config.functions[fn], packages[fn]
+            wiring = {
+                "ORDERS_QUEUE_URL": d["queue"]["url"],
+                "ORDERS_TABLE": d["table"]["name"],
+                "ORDER_EVENTS_TOPIC_ARN": d["topic"]["arn"],
+            }
+            assert set(wiring) == set(WIRING_ENV)
             return {
                 "role_arn": d[f"role:{fn}"]["arn"],
                 "handler": package.handler,
@@ -179,11 +157,9 @@ def build_specs(
                 "timeout": settings.timeout,
                 "memory": settings.memory,
                 "description": settings.description,
-                "environment": {
-                    "ORDERS_QUEUE_URL": d["queue"]["url"],
-                    "ORDERS_TABLE": d["table"]["name"],
-                    "ORDER_EVENTS_TOPIC_ARN": d["topic"]["arn"],
-                },
+                "environment": {**settings.environment, **wiring},
+                "architecture": config.architecture,
+                "reserved_concurrency": settings.reserved_concurrency,
                 "code_sha256": package.sha256,
                 "_zip": package.zip_bytes,
                 "tags": tags,
@@ -213,8 +189,8 @@ def build_specs(
             "FunctionName": d["fn:processor"]["name"],
             "EventSourceArn": d["queue"]["arn"],
             "Enabled": True,
-            "BatchSize": PROCESSOR_BATCHING.size,
-            "MaximumBatchingWindowInSeconds": PROCESSOR_BATCHING.window_seconds,
+            "BatchSize": config.queue_batch_size,
+            "MaximumBatchingWindowInSeconds": config.queue_batching_window,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": {"MaximumConcurrency": 5},
         },
@@ -230,10 +206,10 @@ def build_specs(
             "EventSourceArn": d["table"]["stream_arn"],
             "Enabled": True,
             "StartingPosition": "TRIM_HORIZON",
-            "BatchSize": NOTIFIER_BATCHING.size,
-            "MaximumBatchingWindowInSeconds": NOTIFIER_BATCHING.window_seconds,
+            "BatchSize": config.stream_batch_size,
+            "MaximumBatchingWindowInSeconds": config.stream_batching_window,
             "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
-            "MaximumRetryAttempts": 3,
+            "MaximumRetryAttempts": config.stream_retries,
             "BisectBatchOnFunctionError": True,
             "MaximumRecordAgeInSeconds": 3600,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -331,8 +307,10 @@ def build_specs(
         names.usage_plan,
         lambda d: {
             "api_stages": [{"apiId": d["api"]["id"], "stage": STAGE}],
-            "throttle": {"rateLimit": 100.0, "burstLimit": 200},
-            "quota": None,
+            "throttle": {"rateLimit": float(config.api_throttle_rate), "burstLimit": config.api_throttle_burst},
+            "quota": {"limit": config.api_quota_limit, "period": config.api_quota_period}
+            if config.api_quota_limit
+            else None,
             "api_key_ids": [d["key"]["id"]],
             "description": f"orderpoc {ctx.stack} usage plan",
             "tags": tags,

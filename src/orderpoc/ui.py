@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 fo
     from orderpoc.load import LoadResult
     from orderpoc.logs import LogLine
     from orderpoc.trace import Trace
+    from orderpoc.watch import Redeploy
 
 HOPS = ("accepted", "stored", "notified")  # as orderpoc.trace.HOPS, without importing boto3
 
@@ -386,3 +387,20 @@ def print_stack_list(data: dict[str, Any]) -> None:
     else:
         console.print(fitted_table(f"stacks (tag search: {where})", columns, rows))
     print_notices(data["notices"])
+
+
+# -- up --watch -------------------------------------------------------------------------------
+def print_redeploy(redeploy: Redeploy) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    if not redeploy.changes:
+        console.print(f"{stamp} saved, nothing to deploy ({redeploy.seconds:.1f}s)")
+        return
+    for key, change in redeploy.changes.items():
+        console.print(f"{stamp} {key}: {change}", soft_wrap=True)
+    console.print(f"{stamp} [green]redeployed[/] in {redeploy.seconds:.1f}s")
+
+
+def print_watch_error(exc: Exception) -> None:
+    err_console.print(
+        f"{time.strftime('%H:%M:%S')} [red]not deployed:[/] {exc} (fix it and save again)", soft_wrap=True
+    )

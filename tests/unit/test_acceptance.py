@@ -23,9 +23,8 @@ STACK = "acc"
 def aws_env(app_calls, monkeypatch, tmp_path):
     calls = app_calls
     src = tmp_path / "lambda_src"
-    shutil.copytree(package.source_dir(), src)
-    monkeypatch.setattr(package, "source_dir", lambda: src)
-    return calls, src, Settings(stack=STACK, target="aws", state_dir=tmp_path / "state")
+    shutil.copytree(package.source_dir(), src)  # a project's own copy of the code, as `init` makes
+    return calls, src, Settings(stack=STACK, target="aws", state_dir=tmp_path / "state", source=src)
 
 
 def mutating(calls):

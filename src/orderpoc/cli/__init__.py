@@ -18,6 +18,7 @@ import click
 from orderpoc import __version__, ui
 from orderpoc.cli import (
     diagram_command,
+    init_command,
     list_command,
     local_commands,
     logs_command,
@@ -58,6 +59,7 @@ for command in (
     logs_command.logs,
     state_commands.state,
     list_command.list_stacks,
+    init_command.init,
 ):
     cli.add_command(command)
 add_verbose(cli)  # -v/--verbose on the group and on every command

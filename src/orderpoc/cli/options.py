@@ -72,6 +72,17 @@ def common_options(command: Command) -> Command:
             metavar="SECONDS",
             help="How long to wait for another command's lock on the stack's state.",
         ),
+        click.option(
+            "--project",
+            "project_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            envvar="ORDERPOC_PROJECT",
+            help="Project folder (orderpoc.toml) [default: found upward from here, else the built-in pipeline].",
+        ),
+        click.option(
+            "--stage", default=None, envvar="ORDERPOC_STAGE", help="Apply orderpoc.toml's [stages.NAME] settings."
+        ),
     ]
 
     @functools.wraps(command)
@@ -84,8 +95,20 @@ def common_options(command: Command) -> Command:
         state_dir: Path,
         state_url: str | None,
         lock_timeout: float,
+        project_dir: Path | None,
+        stage: str | None,
         **kwargs: Any,
     ) -> Any:
+        from orderpoc import project
+
+        found = project.find(project_dir)
+        if stage and found.root is None:
+            raise UserError(f"--stage {stage} needs a project (orderpoc.toml): create one with `orderpoc init`")
+        table = found.resolved(stage)
+        # The file overrides the defaults; the command line (and ORDERPOC_* variables) override the file.
+        stack = table.get("stack", stack) if _defaulted("stack") else stack
+        target = table.get("target", target) if _defaulted("target") else target
+        region = region or table.get("region")
         if target == "local" and endpoint_url:
             raise UserError("--endpoint-url goes with --target aws; the local target runs its own endpoint")
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
@@ -100,6 +123,9 @@ def common_options(command: Command) -> Command:
             local_port=local_port(),
             state_url=state_url or None,
             lock_timeout=lock_timeout,
+            config=found.stack_config(stage),
+            source=found.source if found.root else None,
+            stage=stage,
         )
         if settings.state_url:
             parse_url(settings.state_url)  # a bad URL is one line before anything starts
@@ -121,6 +147,12 @@ state_dir_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+
+
+def _defaulted(parameter: str) -> bool:
+    """True when the user gave neither the option nor its environment variable."""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source in (None, click.core.ParameterSource.DEFAULT)
 
 
 def local_port() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,15 +14,26 @@ from orderpoc.cli.output import drift_items, emit
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings, validate_email
 
+if TYPE_CHECKING:
+    from orderpoc.watch import Fingerprint
+
 
 @click.command(short_help="Create or update the stack; no-op when nothing changed.")
 @common_options
 @click.option("--notify-email", metavar="ADDRESS", help="Also subscribe this email address to the topic.")
+@click.option("--watch", is_flag=True, help="Then redeploy what changes in the project as you save (Ctrl-C stops).")
 @json_option
-def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
-    """Create or update every resource; a rerun with nothing changed changes nothing."""
+def up(settings: Settings, notify_email: str | None, watch: bool, as_json: bool) -> None:
+    """Create or update every resource; a rerun with nothing changed changes nothing.
+
+    With --watch, stay and redeploy the project's functions and settings whenever a saved change to
+    lambda_src/ or orderpoc.toml settles: only what changed is updated.
+    """
     from orderpoc import app
 
+    if watch and (as_json or settings.source is None):
+        raise UserError("--watch needs a project (`orderpoc init`) and prints progress lines, not --json")
+    baseline = _snapshot(settings) if watch else None  # before up reads the files: no edit slips by
     if notify_email is not None:
         validate_email(notify_email)
     title = f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})"
@@ -45,6 +57,24 @@ def up(settings: Settings, notify_email: str | None, as_json: bool) -> None:
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
     ui.print_up_closing(result.invoke_url, next_flags())
+    if watch:
+        _watch(settings, notify_email, baseline)
+
+
+def _snapshot(settings: Settings) -> Fingerprint:
+    from orderpoc import watch
+
+    return watch.fingerprint(watch.project_files(settings))
+
+
+def _watch(settings: Settings, notify_email: str | None, baseline: Fingerprint | None) -> None:
+    from orderpoc.watch import project_root, watch_project
+
+    ui.console.print(f"Watching {project_root(settings)} for changes (Ctrl-C stops) ...")
+    try:
+        watch_project(settings, ui.print_redeploy, ui.print_watch_error, notify_email=notify_email, baseline=baseline)
+    except KeyboardInterrupt:
+        ui.console.print("Stopped watching; the stack stays up.")
 
 
 @click.command(short_help="Delete every resource of the stack.")

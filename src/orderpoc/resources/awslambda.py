@@ -21,8 +21,10 @@ _CONFIG_PARAMS = {
 _UPDATE_WAIT = {"Delay": 1, "MaxAttempts": 300}
 
 
-def _observed(conf: dict[str, Any], tags: dict[str, str]) -> Config:
+def _observed(conf: dict[str, Any], tags: dict[str, str], concurrency: dict[str, Any] | None = None) -> Config:
     observed: Config = {key: conf.get(param) for key, param in _CONFIG_PARAMS.items()}
+    observed["architecture"] = (conf.get("Architectures") or ["x86_64"])[0]
+    observed["reserved_concurrency"] = (concurrency or {}).get("ReservedConcurrentExecutions")
     observed["description"] = conf.get("Description") or ""
     observed["environment"] = (conf.get("Environment") or {}).get("Variables") or {}
     observed["code_sha256"] = conf.get("CodeSha256")
@@ -47,7 +49,7 @@ class LambdaFunction(Resource):
         conf = resp["Configuration"]
         return Live(
             outputs={"arn": conf["FunctionArn"], "name": conf["FunctionName"]},
-            config=_observed(conf, resp.get("Tags") or {}),
+            config=_observed(conf, resp.get("Tags") or {}, resp.get("Concurrency")),
         )
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
@@ -63,6 +65,7 @@ class LambdaFunction(Resource):
                 PackageType="Zip",
                 Publish=False,
                 Tags=desired.get("tags") or {},
+                Architectures=[desired.get("architecture") or "x86_64"],
                 **_config_params(desired, keys),
             ),
             awaiting=pending_iam_or_change,
@@ -72,14 +75,20 @@ class LambdaFunction(Resource):
         )
         ctx.say(f"waiting for function {name} Active")
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
+        if desired.get("reserved_concurrency") is not None:
+            _set_concurrency(client, name, desired["reserved_concurrency"])
         return self._refind(ctx, name, desired)
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         client = ctx.clients("lambda")
         have = live.config
-        if desired["code_sha256"] != have.get("code_sha256"):
+        architecture = desired.get("architecture") or have.get("architecture") or "x86_64"
+        if desired["code_sha256"] != have.get("code_sha256") or architecture != have.get("architecture"):
+            # The architecture goes with the code: it is changed by a code update only.
             wait_out(
-                lambda: client.update_function_code(FunctionName=name, ZipFile=desired["_zip"], Publish=False),
+                lambda: client.update_function_code(
+                    FunctionName=name, ZipFile=desired["_zip"], Publish=False, Architectures=[architecture]
+                ),
                 awaiting=pending_change,
                 budget=CONFLICT_BUDGET,
                 name=name,
@@ -102,6 +111,8 @@ class LambdaFunction(Resource):
                 say=ctx.say,
             )
             self._wait_updated(ctx, name)
+        if "reserved_concurrency" in desired and desired["reserved_concurrency"] != have.get("reserved_concurrency"):
+            _set_concurrency(client, name, desired["reserved_concurrency"])
         tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
         if tags:
             client.tag_resource(Resource=live.outputs["arn"], Tags=tags)
@@ -126,6 +137,14 @@ class LambdaFunction(Resource):
         if live is None:
             raise RuntimeError(f"function {name} vanished right after it was written")
         return live
+
+
+def _set_concurrency(client: Any, name: str, reserved: int | None) -> None:
+    """Reserve that many concurrent executions for the function, or release its reservation (None)."""
+    if reserved is None:
+        client.delete_function_concurrency(FunctionName=name)
+    else:
+        client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
 
 
 def _split(name: str) -> tuple[str, str]:
