@@ -246,20 +246,20 @@ def from_table(data: Mapping[str, Any], source: str = "the defaults") -> StackCo
     functions = {
         fn: dataclasses.replace(defaults.functions[fn], **(data.get("functions") or {}).get(fn, {})) for fn in FUNCTIONS
     }
-    flat = {
+    # [queue] batch_size -> queue_batch_size, and so on: the sections are flat fields of StackConfig.
+    changes: dict[str, Any] = {
         f"{section}_{key}": value
         for section in ("queue", "stream", "api")
         for key, value in (data.get(section) or {}).items()
     }
     logs, notifications = data.get("logs") or {}, data.get("notifications") or {}
-    config = dataclasses.replace(
-        defaults,
-        functions=functions,
-        **flat,
-        **({"architecture": data["architecture"]} if "architecture" in data else {}),
-        **({"log_retention_days": logs["retention_days"]} if "retention_days" in logs else {}),
-        **({"notify_emails": tuple(notifications["emails"])} if "emails" in notifications else {}),
-    )
+    if "architecture" in data:
+        changes["architecture"] = data["architecture"]
+    if "retention_days" in logs:
+        changes["log_retention_days"] = logs["retention_days"]
+    if "emails" in notifications:
+        changes["notify_emails"] = tuple(notifications["emails"])
+    config = dataclasses.replace(defaults, functions=functions, **changes)
     check_config(config, source)
     return config
 

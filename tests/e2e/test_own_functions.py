@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orderpoc import http
+from orderpoc import http_client
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ def _api_key(cli) -> str:
 
 def _post(cli, invoke_url: str, customer: str) -> str:
     order = {"customerId": customer, "items": [{"sku": "A-1", "quantity": 1, "unitPrice": "2.50"}]}
-    response = http.post_json(f"{invoke_url}/order", order, {"x-api-key": _api_key(cli)})
+    response = http_client.post_json(f"{invoke_url}/order", order, {"x-api-key": _api_key(cli)})
     assert response.status == 202, response.body
     return str(response.json()["orderId"])
 
