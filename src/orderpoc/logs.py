@@ -17,13 +17,13 @@ from typing import Any
 
 import botocore.exceptions
 
-from orderpoc import stack
+from orderpoc import stack_config
 from orderpoc.aws import is_not_found
 from orderpoc.errors import UserError
 from orderpoc.resources.base import Context
 from orderpoc.settings import Names
 
-FUNCTIONS = tuple(stack.FUNCTIONS)  # intake, processor, notifier: the pipeline's order
+FUNCTIONS = tuple(stack_config.FUNCTIONS)  # intake, processor, notifier: the pipeline's order
 DEFAULT_SINCE = "10m"
 MAX_PER_FUNCTION = 10_000  # a read, not an export: past this, narrow --since or --filter
 LOOKBACK_MS = 10_000  # how far behind the newest line a follow poll looks again
