@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpoc import graph
-from orderpoc.errors import EngineError
+from orderpoc.errors import EngineError, ResourceError
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
+from orderpoc.settings import TAG_KEY
 from orderpoc.state import State
 
 __all__ = ["Engine", "EngineError", "Event", "Report", "Spec", "config_hash"]
 
 Builder = Callable[[Mapping[str, Outputs]], Config]
 MAX_TWINS = 5
+# A write that met "already exists" starts over from find (the resource made by the attempt whose
+# answer was lost is adopted); a few rounds, as each round can lose an answer of its own.
+CONVERGE_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -122,15 +126,7 @@ class Engine:
         ctx = self._ctx_for(spec, started)
         try:
             desired = spec.build(dep_outputs)
-            live = spec.resource.find(ctx, spec.name, desired)
-            if live is None:
-                action, detail = "create", ""
-                live = spec.resource.create(ctx, spec.name, desired)
-            else:
-                drift = spec.resource.drift(live, desired)
-                action, detail = ("update", "; ".join(drift)) if drift else ("unchanged", "")
-                if drift:
-                    live = spec.resource.update(ctx, spec.name, live, desired)
+            action, detail, live = self._converge(spec, ctx, desired)
             recorded = self.state.resources.get(spec.key, {})
             entry = {"kind": spec.kind, "name": spec.name, "outputs": live.outputs, "config_hash": config_hash(desired)}
             if {k: recorded.get(k) for k in entry} != entry:
@@ -140,6 +136,39 @@ class Engine:
             raise
         self._emit(spec, "done", action, detail, started)
         return live.outputs
+
+    def _converge(self, spec: Spec, ctx: Context, desired: Config) -> tuple[str, str, Live]:
+        """Find, then create or update. A write that the resource kind says met "it already exists"
+        (its own earlier attempt, whose answer was lost) starts over from find and adopts it."""
+        resource, first_action = spec.resource, ""
+        for round_ in range(1, CONVERGE_ROUNDS + 1):
+            live = resource.find(ctx, spec.name, desired) if round_ == 1 else resource.adopt(ctx, spec.name, desired)
+            if (
+                round_ > 1
+                and live is not None
+                and first_action == "create"
+                and not resource.may_adopt(ctx, live, desired)
+            ):
+                raise ResourceError(
+                    spec.name,
+                    "appeared while orderpoc was creating it, but it is not this stack's (no "
+                    f"{TAG_KEY}={ctx.stack} tag, and not as desired): not adopted",
+                )
+            try:
+                if live is None:
+                    first_action = first_action or "create"
+                    return first_action, "", resource.create(ctx, spec.name, desired)
+                drift = resource.drift(live, desired)
+                first_action = first_action or ("update" if drift else "unchanged")
+                if drift:
+                    live = resource.update(ctx, spec.name, live, desired)
+                detail = "adopted after a lost answer" if first_action == "create" else "; ".join(drift)
+                return first_action, detail, live
+            except Exception as exc:
+                if round_ == CONVERGE_ROUNDS or not resource.exists_already(exc):
+                    raise
+                ctx.say(f"{exc} (an earlier attempt's answer was lost): adopting what it made")
+        raise AssertionError("unreachable")
 
     # -- down --------------------------------------------------------------------------------
     def destroy(self) -> None:

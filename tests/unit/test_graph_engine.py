@@ -175,3 +175,52 @@ def test_inspect_reports_ok_missing_drifted_without_mutating(cloud, ctx, tmp_pat
 def test_graph_rejects_cycles():
     with pytest.raises(graph.CycleError):
         graph.topological({"a": ("b",), "b": ("a",)})
+
+
+class LostAnswerCloud(FakeCloud):
+    """A create whose first attempt is carried out but whose answer is lost: the retry (as botocore
+    sends it) answers "already exists"."""
+
+    def __init__(self, made_by: dict[str, Config] | None = None) -> None:
+        super().__init__()
+        self.made_by = made_by  # what the lost attempt made, if not the desired config
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        self._log("create", name)
+        self.items[name] = dict(self.made_by or {k: v for k, v in desired.items() if not k.startswith("_")})
+        raise AlreadyThere(f"{name} already exists")
+
+    def exists_already(self, exc: BaseException) -> bool:
+        return isinstance(exc, AlreadyThere)
+
+
+class AlreadyThere(Exception):
+    pass
+
+
+def test_a_create_that_meets_already_exists_adopts_and_converges(ctx, tmp_path):
+    cloud = LostAnswerCloud(made_by={"size": 0, "refs": [], "tags": {"orderpoc:stack": "t"}})
+    said: list[str] = []
+    events: list = []
+    ctx.say = said.append
+    outputs = Engine(
+        [Spec("a", cloud, "a", lambda d: {"size": 1, "refs": []})], ctx, State(tmp_path / "s.json"), events.append
+    ).apply()
+    assert outputs["a"]["name"] == "a"
+    assert cloud.calls == [("create", "a"), ("update", "a")]  # adopted, then its drift converged
+    assert cloud.items["a"]["size"] == 1
+    done = [e for e in events if e.phase == "done"]
+    assert [(e.action, e.detail) for e in done] == [("create", "adopted after a lost answer")]
+
+
+def test_what_appeared_during_create_is_not_adopted_unless_ours(ctx, tmp_path):
+    cloud = LostAnswerCloud(made_by={"size": 7, "refs": ["someone else's"]})  # untagged, and different
+    with pytest.raises(EngineError, match="appeared while orderpoc was creating it, but it is not this stack's"):
+        Engine([Spec("a", cloud, "a", lambda d: {"size": 1, "refs": []})], ctx, State(tmp_path / "s.json")).apply()
+    assert cloud.calls == [("create", "a")]  # not touched
+
+
+def test_an_error_that_is_not_already_exists_is_not_adopted(cloud, ctx, tmp_path):
+    cloud.fail_on = {"a"}
+    with pytest.raises(EngineError, match="boom creating a"):
+        Engine([Spec("a", cloud, "a", lambda d: {"size": 1})], ctx, State(tmp_path / "s.json")).apply()

@@ -1,11 +1,11 @@
-"""create_once: throttled creates are resent; after an ambiguous failure the resource is looked up."""
+"""create_once and delete_once: throttled writes are resent; after an ambiguous failure, a look decides."""
 
 from __future__ import annotations
 
 import botocore.exceptions
 import pytest
 
-from orderpoc.idempotent import create_once
+from orderpoc.idempotent import create_once, delete_once
 
 
 def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
@@ -66,3 +66,48 @@ def test_gives_up_after_the_attempts():
     with pytest.raises(botocore.exceptions.ClientError):
         run(script)
     assert script.creates == 8
+
+
+class DeleteScript:
+    """delete() raises the scripted errors in turn, then succeeds; gone() answers what it is told."""
+
+    def __init__(self, errors, gone=False):
+        self.errors, self.is_gone, self.deletes, self.checks = list(errors), gone, 0, 0
+
+    def delete(self):
+        self.deletes += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {}
+
+    def gone(self):
+        self.checks += 1
+        return self.is_gone
+
+
+def run_delete(script: DeleteScript) -> bool:
+    return delete_once(script.delete, script.gone, sleep=lambda seconds: None)
+
+
+def test_delete_of_nothing_is_false():
+    script = DeleteScript([client_error("NotFoundException", 404)])
+    assert run_delete(script) is False
+    assert (script.deletes, script.checks) == (1, 0)
+
+
+def test_lost_delete_answer_that_was_carried_out_is_done():
+    script = DeleteScript([client_error("InternalFailure", 500)], gone=True)
+    assert run_delete(script) is True
+    assert (script.deletes, script.checks) == (1, 1)
+
+
+def test_lost_delete_answer_that_was_not_carried_out_is_sent_again():
+    script = DeleteScript([client_error("InternalFailure", 500)], gone=False)
+    assert run_delete(script) is True
+    assert (script.deletes, script.checks) == (2, 1)
+
+
+def test_throttled_delete_is_resent_and_a_retry_that_finds_nothing_is_done():
+    script = DeleteScript([client_error("TooManyRequestsException", 429), client_error("NotFoundException", 404)])
+    assert run_delete(script) is False
+    assert (script.deletes, script.checks) == (2, 0)

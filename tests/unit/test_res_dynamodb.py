@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from orderpoc.errors import ResourceError
@@ -120,3 +121,41 @@ def test_delete(ctx, recorded):
     assert table.delete(ctx, NAME, created.outputs if recorded else None) is True
     assert table.find(ctx, NAME, desired(ctx)) is None
     assert table.delete(ctx, NAME, None) is False
+
+
+class _Http:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+
+
+def test_a_retried_delete_that_meets_the_table_deleting_waits_for_it(ctx):
+    """DeleteTable carried out, its answer lost: the retry hears "in use" while the table is DELETING."""
+    table.create(ctx, NAME, desired(ctx))
+    deleting = {"describes": 1}
+
+    def delete_then_refuse(**kwargs):
+        boto3.client("dynamodb", region_name="us-east-1").delete_table(TableName=NAME)  # carried out
+        error = {"Code": "ResourceInUseException", "Message": f"Table is being deleted: {NAME}"}
+        return _Http(400), {"Error": error}
+
+    def still_deleting(**kwargs):
+        if deleting["describes"]:
+            deleting["describes"] -= 1
+            return _Http(200), {"Table": {"TableName": NAME, "TableStatus": "DELETING"}}
+        return None
+
+    ctx.clients.on("before-call.dynamodb.DeleteTable", delete_then_refuse)
+    ctx.clients.on("before-call.dynamodb.DescribeTable", still_deleting)
+    assert table.delete(ctx, NAME, None) is True
+    assert table.find(ctx, NAME, desired(ctx)) is None
+
+
+def test_a_table_in_use_for_another_reason_is_an_error(ctx):
+    table.create(ctx, NAME, desired(ctx))
+
+    def refuse(**kwargs):
+        return _Http(400), {"Error": {"Code": "ResourceInUseException", "Message": "Table is being updated"}}
+
+    ctx.clients.on("before-call.dynamodb.DeleteTable", refuse)
+    with pytest.raises(Exception, match="ResourceInUseException"):
+        table.delete(ctx, NAME, None)

@@ -179,3 +179,17 @@ def test_stream_permissions_that_never_arrive_fail_with_a_clear_message(ctx, fun
     )
     with pytest.raises(ResourceError, match="gave up waiting for IAM to propagate after 180 s: .*Cannot access stream"):
         mapping.create(ctx, STREAM_NAME, stream_desired(stream_arn, queue_arn))
+
+
+def test_a_previous_mapping_still_deleting_is_waited_out(ctx, function, queue_arn, clock):
+    """`up` right after `down`: Lambda says a mapping on the source exists, but it is Deleting."""
+    message = (
+        f"An event source mapping with SQS arn ({queue_arn}) and function ({FUNCTION}) already exists. "
+        "Please update or delete the existing mapping with UUID 0000"
+    )
+    attempts = clock.refuse_until(
+        ctx.clients, "before-call.lambda.CreateEventSourceMapping", 30, "ResourceConflictException", message
+    )
+    mapping.create(ctx, SQS_NAME, sqs_desired(queue_arn))
+    assert attempts[-1] >= 30
+    assert any(m.startswith("waiting for the previous mapping on this source to be deleted … ") for m in ctx.messages)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import error_code, retry, unless_not_found
-from orderpoc.idempotent import create_once
+from orderpoc.aws import unless_not_found
+from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources import apigateway_routes as routes
 from orderpoc.resources.apigateway_access import api_key, usage_plan
 from orderpoc.resources.apigateway_routes import find_api
@@ -45,7 +45,8 @@ class RestApi(Resource):
             on_wait=say_retry(ctx, name),
         )
         # Observed, not assumed empty: an API adopted after a lost answer may hold some routes already.
-        routes.reconcile(client, api["id"], routes.observe(client, api["id"], desired), desired)
+        single_shot = ctx.clients("apigateway", single_shot=True)
+        routes.reconcile(client, single_shot, api["id"], routes.observe(client, api["id"], desired), desired)
         _put_gateway_responses(client, api["id"], desired, {})
         return self._live(ctx, api, desired)
 
@@ -69,7 +70,8 @@ class RestApi(Resource):
         if tags:
             client.tag_resource(resourceArn=live.outputs["arn"], tags=tags)
         # Re-read: reconcile needs resource/method/validator ids, which the config does not keep.
-        routes.reconcile(client, api_id, routes.observe(client, api_id, desired), desired)
+        single_shot = ctx.clients("apigateway", single_shot=True)
+        routes.reconcile(client, single_shot, api_id, routes.observe(client, api_id, desired), desired)
         _put_gateway_responses(client, api_id, desired, have.get("gateway_responses") or {})
         return self._live(ctx, client.get_rest_api(restApiId=api_id), desired)
 
@@ -84,20 +86,15 @@ class RestApi(Resource):
             if api is None:
                 return False
             api_id = api["id"]
-        # AWS allows one DeleteRestApi per 30 s per account; botocore's own throttling retries
-        # may run out when several stacks come down at once.
-        return (
-            unless_not_found(
-                lambda: retry(
-                    lambda: client.delete_rest_api(restApiId=api_id),
-                    should_retry=lambda exc: error_code(exc) == "TooManyRequestsException",
-                    attempts=6,
-                    base_delay=10.0,
-                    max_delay=30.0,
-                    on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
-                )
-            )
-            is not None
+        # AWS allows one DeleteRestApi per 30 s per account: throttling waits long. Sent again after a
+        # lost answer the delete finds nothing (AWS) or fails with a 500 (moto): ask instead.
+        return delete_once(
+            lambda: ctx.clients("apigateway", single_shot=True).delete_rest_api(restApiId=api_id),
+            lambda: unless_not_found(lambda: client.get_rest_api(restApiId=api_id)) is None,
+            attempts=8,
+            base_delay=10.0,
+            max_delay=30.0,
+            on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
         )
 
     def drift(self, live: Live, desired: Config) -> list[str]:
@@ -111,6 +108,7 @@ class RestApi(Resource):
             else:
                 problems += routes.route_diff(route, have[(path, verb)], prefix=f"route {verb} {path}: ")
         problems += [f"route {verb} {path}: not desired" for path, verb in have if (path, verb) not in want]
+        problems += [f"{twin}: a second copy (removed)" for twin in live.config.get("twins") or []]
         return problems
 
     def _live(self, ctx: Context, api: dict[str, Any], desired: Config) -> Live:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderpoc.aws import unless_not_found
-from orderpoc.idempotent import create_once
+from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found, say_retry
 
@@ -151,9 +151,9 @@ class UsagePlan(Resource):
             client.update_usage_plan(usagePlanId=plan_id, patchOperations=ops)
         want_keys, have_keys = set(desired.get("api_key_ids") or []), set(have.get("api_key_ids") or [])
         for key_id in sorted(want_keys - have_keys):
-            client.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+            _add_key(ctx, plan_id, key_id)
         for key_id in sorted(have_keys - want_keys):
-            client.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
+            _remove_key(ctx, plan_id, key_id)
         tags = changed_tags(desired.get("tags") or {}, have.get("tags") or {})
         if tags:
             client.tag_resource(resourceArn=_arn(ctx, f"usageplans/{plan_id}"), tags=tags)
@@ -175,10 +175,19 @@ class UsagePlan(Resource):
             for s in live.config["api_stages"]
         ]
         if stages:
-            client.update_usage_plan(usagePlanId=plan_id, patchOperations=stages)
+            # Sent again after a lost answer, "remove a stage that is not there" fails: ask instead.
+            delete_once(
+                lambda: ctx.clients("apigateway", single_shot=True).update_usage_plan(
+                    usagePlanId=plan_id, patchOperations=stages
+                ),
+                lambda: not (client.get_usage_plan(usagePlanId=plan_id).get("apiStages") or []),
+            )
         for key_id in live.config["api_key_ids"]:
-            client.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
-        return unless_not_found(lambda: client.delete_usage_plan(usagePlanId=plan_id)) is not None
+            _remove_key(ctx, plan_id, key_id)
+        return delete_once(
+            lambda: ctx.clients("apigateway", single_shot=True).delete_usage_plan(usagePlanId=plan_id),
+            lambda: unless_not_found(lambda: client.get_usage_plan(usagePlanId=plan_id)) is None,
+        )
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         want = {**desired, "throttle": _throttle(desired.get("throttle")), "quota": _quota(desired.get("quota"))}
@@ -197,6 +206,26 @@ class UsagePlan(Resource):
             "tags": plan.get("tags") or {},
         }
         return Live(outputs={"id": plan["id"]}, config=config)
+
+
+def _add_key(ctx: Context, plan_id: str, key_id: str) -> None:
+    """Attach a key to the plan; sent again after a lost answer AWS says it is attached already."""
+    client = ctx.clients("apigateway")
+    create_once(
+        lambda: ctx.clients("apigateway", single_shot=True).create_usage_plan_key(
+            usagePlanId=plan_id, keyId=key_id, keyType="API_KEY"
+        ),
+        lambda: unless_not_found(lambda: client.get_usage_plan_key(usagePlanId=plan_id, keyId=key_id)),
+    )
+
+
+def _remove_key(ctx: Context, plan_id: str, key_id: str) -> None:
+    """Detach a key; sent again after a lost answer, the delete finds nothing: that is done."""
+    client = ctx.clients("apigateway")
+    delete_once(
+        lambda: ctx.clients("apigateway", single_shot=True).delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id),
+        lambda: unless_not_found(lambda: client.get_usage_plan_key(usagePlanId=plan_id, keyId=key_id)) is None,
+    )
 
 
 api_key = ApiKey()

@@ -3,6 +3,11 @@
 observe() reads them into the rest_api config shape (plus the ids reconcile needs); reconcile() makes
 them match a desired config, touching only what differs. Creating an API is reconcile() on the empty
 API, so create and update share one code path.
+
+A lost answer never makes a twin: resources, validators, models and methods are created through a
+single-shot client (idempotent.create_once looks for what an unanswered attempt made before sending
+it again). Twins some other tool made (two /order resources, two validators of one name) are
+observed as config["twins"], which rest_api reports as drift and reconcile removes.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpoc.aws import unless_not_found
+from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.base import Config, Context, canonical, diff_config
 from orderpoc.resources.util import paginate, pick_ours
 
@@ -31,6 +37,7 @@ class Snapshot:
     methods: dict[RouteKey, dict[str, Any]] = field(default_factory=dict)
     validators: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> validator
     routes: dict[RouteKey, Config] = field(default_factory=dict)  # observed route configs
+    twins: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) of each extra copy
 
 
 def empty(root_id: str) -> Snapshot:
@@ -40,13 +47,22 @@ def empty(root_id: str) -> Snapshot:
 
 def observe(client: Any, api_id: str, desired: Config) -> Snapshot:
     resources = list(paginate(client, "get_resources", "items", restApiId=api_id, embed=["methods"]))
+    kept, twins = _without_twins(resources)
     methods: dict[RouteKey, dict[str, Any]] = {}
-    for res in resources:
+    for res in kept:
         for verb, method in (res.get("resourceMethods") or {}).items():
             if "methodIntegration" not in method:  # not embedded: ask for it
                 method = {**method, "methodIntegration": _get_integration(client, api_id, res["id"], verb)}
             methods[(res["path"], verb)] = method
-    validators = {v["name"]: v for v in paginate(client, "get_request_validators", "items", restApiId=api_id)}
+    # One validator per name: the one the methods use is kept, other copies are twins.
+    in_use = {m.get("requestValidatorId") for m in methods.values()}
+    all_validators = list(paginate(client, "get_request_validators", "items", restApiId=api_id))
+    validators: dict[str, dict[str, Any]] = {}
+    for v in sorted(all_validators, key=lambda v: (v["id"] not in in_use, v["id"])):
+        if v["name"] in validators:
+            twins.append(("validator", v["id"]))
+        else:
+            validators[v["name"]] = v
     models = {m["name"]: m for m in paginate(client, "get_models", "items", restApiId=api_id)}
 
     want_model = desired.get("model") or {}
@@ -54,6 +70,7 @@ def observe(client: Any, api_id: str, desired: Config) -> Snapshot:
     validator = validators.get((desired.get("validator") or {}).get("name", ""))
     routes = {key: _route(key, m, validator["id"] if validator else None, content_type) for key, m in methods.items()}
     order = [(r["path"], r["method"]) for r in desired.get("routes", [])]
+    labels = {r["id"]: r["path"] for r in resources} | {v["id"]: v["name"] for v in all_validators}
     config = {
         "integration_uri": _observed_uri(desired, [methods[k] for k in order if k in methods]),
         "model": _model(models.get(want_model.get("name", ""))),
@@ -65,28 +82,48 @@ def observe(client: Any, api_id: str, desired: Config) -> Snapshot:
         },
         # desired order first so equal sets compare equal; extra methods after, sorted
         "routes": [routes[k] for k in order if k in routes] + [routes[k] for k in sorted(routes) if k not in order],
+        "twins": sorted(f"{kind} {labels[twin_id]}" for kind, twin_id in twins),
     }
-    return Snapshot(config, {r["path"]: r["id"] for r in resources}, methods, validators, routes)
+    return Snapshot(config, {r["path"]: r["id"] for r in kept}, methods, validators, routes, twins)
 
 
-def reconcile(client: Any, api_id: str, snap: Snapshot, desired: Config) -> None:
-    validator_id = _ensure_validator(client, api_id, snap, desired.get("validator"))
-    deleted = _ensure_model(client, api_id, snap, desired.get("model"))
+def _without_twins(resources: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """One resource per path, and the (kind, id) of the others. A path's copy that serves methods,
+    then the one with children, is the one kept (its twins are removed with their subtrees)."""
+    children = {r.get("parentId") for r in resources}
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for res in resources:
+        by_path.setdefault(res["path"], []).append(res)
+    kept, twins = [], []
+    for copies in by_path.values():
+        copies.sort(key=lambda r: (-len(r.get("resourceMethods") or {}), r["id"] not in children, r["id"]))
+        kept.append(copies[0])
+        twins += [("resource", r["id"]) for r in copies[1:]]
+    return kept, twins
+
+
+def reconcile(client: Any, single_shot: Any, api_id: str, snap: Snapshot, desired: Config) -> None:
+    """Make the API's insides match `desired`; single_shot: the client creates go through."""
+    if snap.twins:
+        _remove_twins(client, single_shot, api_id, snap.twins)
+        snap = observe(client, api_id, desired)
+    validator_id = _ensure_validator(client, single_shot, api_id, snap, desired.get("validator"))
+    deleted = _ensure_model(client, single_shot, api_id, snap, desired.get("model"))
     content_type = (desired.get("model") or {}).get("content_type", "application/json")
     uri = desired["integration_uri"]
     wanted: set[RouteKey] = set()
     for route in desired.get("routes", []):
         key = (route["path"], route["method"])
         wanted.add(key)
-        resource_id = _ensure_path(client, api_id, snap.resource_ids, route["path"])
+        resource_id = _ensure_path(client, single_shot, api_id, snap.resource_ids, route["path"])
         method = None if key in deleted else snap.methods.get(key)
         if method is None or route_diff(route, snap.routes[key]):
             if method is not None:  # put_method refuses to overwrite an existing method
-                client.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=key[1])
-            _put_method(client, api_id, resource_id, route, validator_id, content_type)
+                _delete_method(client, api_id, resource_id, key[1])
+            _put_method(client, single_shot, api_id, resource_id, route, validator_id, content_type)
             method = None
         if method is None or not _integration_ok(method, uri):
-            client.put_integration(
+            client.put_integration(  # a PUT: sent again after a lost answer, it writes the same
                 restApiId=api_id,
                 resourceId=resource_id,
                 httpMethod=key[1],
@@ -95,7 +132,33 @@ def reconcile(client: Any, api_id: str, snap: Snapshot, desired: Config) -> None
                 uri=uri,
             )
     for key in snap.methods.keys() - wanted - deleted:  # methods nobody asked for are not exposed
-        client.delete_method(restApiId=api_id, resourceId=snap.resource_ids[key[0]], httpMethod=key[1])
+        _delete_method(client, api_id, snap.resource_ids[key[0]], key[1])
+
+
+def _remove_twins(client: Any, single_shot: Any, api_id: str, twins: list[tuple[str, str]]) -> None:
+    for kind, twin_id in twins:
+        if kind == "resource":  # its subtree goes with it; a nested twin may be gone already
+            delete_once(
+                lambda twin_id=twin_id: single_shot.delete_resource(restApiId=api_id, resourceId=twin_id),
+                lambda twin_id=twin_id: (
+                    unless_not_found(lambda: client.get_resource(restApiId=api_id, resourceId=twin_id)) is None
+                ),
+            )
+        else:
+            delete_once(
+                lambda twin_id=twin_id: single_shot.delete_request_validator(
+                    restApiId=api_id, requestValidatorId=twin_id
+                ),
+                lambda twin_id=twin_id: (
+                    unless_not_found(lambda: client.get_request_validator(restApiId=api_id, requestValidatorId=twin_id))
+                    is None
+                ),
+            )
+
+
+def _delete_method(client: Any, api_id: str, resource_id: str, verb: str) -> None:
+    # Sent again after a lost answer, AWS says NotFound: the method is gone, which was the point.
+    unless_not_found(lambda: client.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=verb))
 
 
 def route_diff(want: Config, have: Config, prefix: str = "") -> list[str]:
@@ -152,20 +215,24 @@ def _get_integration(client: Any, api_id: str, resource_id: str, verb: str) -> d
     return found or None  # moto answers "null" for a method without integration
 
 
-def _ensure_validator(client: Any, api_id: str, snap: Snapshot, want: Config | None) -> str | None:
+def _ensure_validator(client: Any, single_shot: Any, api_id: str, snap: Snapshot, want: Config | None) -> str | None:
     if not want:
         return None
     body, params = bool(want["validate_body"]), bool(want["validate_parameters"])
     have = snap.validators.get(want["name"])
     if have is None:
-        return str(
-            client.create_request_validator(
-                restApiId=api_id,
-                name=want["name"],
-                validateRequestBody=body,
-                validateRequestParameters=params,
-            )["id"]
+
+        def find() -> dict[str, Any] | None:
+            items = paginate(client, "get_request_validators", "items", restApiId=api_id)
+            return next((v for v in items if v["name"] == want["name"]), None)
+
+        created = create_once(
+            lambda: single_shot.create_request_validator(
+                restApiId=api_id, name=want["name"], validateRequestBody=body, validateRequestParameters=params
+            ),
+            find,
         )
+        return str(created["id"])
     ops = [
         {"op": "replace", "path": f"/{attr}", "value": str(value).lower()}
         for attr, value in (("validateRequestBody", body), ("validateRequestParameters", params))
@@ -176,7 +243,7 @@ def _ensure_validator(client: Any, api_id: str, snap: Snapshot, want: Config | N
     return str(have["id"])
 
 
-def _ensure_model(client: Any, api_id: str, snap: Snapshot, want: Config | None) -> set[RouteKey]:
+def _ensure_model(client: Any, single_shot: Any, api_id: str, snap: Snapshot, want: Config | None) -> set[RouteKey]:
     """Create or replace the model; returns the methods deleted because they referenced it.
 
     A changed model is replaced rather than patched with update_model: moto has no update_model,
@@ -191,30 +258,50 @@ def _ensure_model(client: Any, api_id: str, snap: Snapshot, want: Config | None)
     if have is not None:
         for key, method in snap.methods.items():  # AWS refuses to delete a model still in use
             if want["name"] in (method.get("requestModels") or {}).values():
-                client.delete_method(restApiId=api_id, resourceId=snap.resource_ids[key[0]], httpMethod=key[1])
+                _delete_method(client, api_id, snap.resource_ids[key[0]], key[1])
                 deleted.add(key)
-        client.delete_model(restApiId=api_id, modelName=want["name"])
-    client.create_model(
-        restApiId=api_id,
-        name=want["name"],
-        contentType=want["content_type"],
-        schema=json.dumps(want["schema"]),
+        unless_not_found(lambda: client.delete_model(restApiId=api_id, modelName=want["name"]))
+    schema = json.dumps(want["schema"])
+    create_once(
+        lambda: single_shot.create_model(
+            restApiId=api_id, name=want["name"], contentType=want["content_type"], schema=schema
+        ),
+        # What an unanswered attempt made: the model of that name with this schema.
+        lambda: unless_not_found(lambda: _same_model(client.get_model(restApiId=api_id, modelName=want["name"]), want)),
     )
     return deleted
 
 
-def _ensure_path(client: Any, api_id: str, resource_ids: dict[str, str], path: str) -> str:
+def _same_model(model: dict[str, Any], want: Config) -> dict[str, Any] | None:
+    return model if canonical(_model(model)) == canonical(want) else None
+
+
+def _ensure_path(client: Any, single_shot: Any, api_id: str, resource_ids: dict[str, str], path: str) -> str:
     """The id of the resource at `path`, creating missing segments (/order, then /order/{orderId})."""
     if path in resource_ids:
         return resource_ids[path]
     parent, _, part = path.rpartition("/")
-    parent_id = _ensure_path(client, api_id, resource_ids, parent or "/")
-    resource_ids[path] = str(client.create_resource(restApiId=api_id, parentId=parent_id, pathPart=part)["id"])
+    parent_id = _ensure_path(client, single_shot, api_id, resource_ids, parent or "/")
+
+    def find() -> dict[str, Any] | None:
+        items = paginate(client, "get_resources", "items", restApiId=api_id)
+        return next((r for r in items if r.get("parentId") == parent_id and r.get("pathPart") == part), None)
+
+    created = create_once(
+        lambda: single_shot.create_resource(restApiId=api_id, parentId=parent_id, pathPart=part), find
+    )
+    resource_ids[path] = str(created["id"])
     return resource_ids[path]
 
 
 def _put_method(
-    client: Any, api_id: str, resource_id: str, route: Config, validator_id: str | None, content_type: str
+    client: Any,
+    single_shot: Any,
+    api_id: str,
+    resource_id: str,
+    route: Config,
+    validator_id: str | None,
+    content_type: str,
 ) -> None:
     params: dict[str, Any] = {
         "restApiId": api_id,
@@ -227,4 +314,10 @@ def _put_method(
     }
     if route.get("validate") and validator_id:
         params["requestValidatorId"] = validator_id
-    client.put_method(**params)
+    # Sent again after a lost answer, AWS refuses ("Method already exists"): look for it instead.
+    create_once(
+        lambda: single_shot.put_method(**params),
+        lambda: unless_not_found(
+            lambda: client.get_method(restApiId=api_id, resourceId=resource_id, httpMethod=route["method"])
+        ),
+    )

@@ -12,8 +12,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from orderpoc.aws import is_not_found, unless_not_found
-from orderpoc.idempotent import create_once
+from orderpoc.aws import unless_not_found
+from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
 from orderpoc.resources.util import changed_tags, paginate, say_retry
@@ -54,10 +54,15 @@ class ApiStage(Resource):
         found = unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name))
         if found is None:  # no such stage, or no such API
             return None
-        revision = None
+        revision, twins = None, []
         if found.get("deploymentId"):
-            revision = unless_not_found(
-                lambda: client.get_deployment(restApiId=api_id, deploymentId=found["deploymentId"]).get("description")
+            # Read from the list, not get_deployment: copies of the served revision that some other
+            # tool (or a retried create) made are twins, drift that update removes.
+            deployments = unless_not_found(lambda: list(paginate(client, "get_deployments", "items", restApiId=api_id)))
+            served = next((d for d in deployments or [] if d["id"] == found["deploymentId"]), {})
+            revision = served.get("description")
+            twins = sorted(
+                d["id"] for d in deployments or [] if d["id"] != served.get("id") and d.get("description") == revision
             )
         config = {
             "rest_api_id": api_id,
@@ -65,6 +70,7 @@ class ApiStage(Resource):
             "description": found.get("description") or "",
             "tags": found.get("tags") or {},
             "method_settings": (found.get("methodSettings") or {}).get("*/*") or {},
+            "twin_deployments": twins,
         }
         return Live(outputs=self._outputs(ctx, api_id, name, found.get("deploymentId")), config=config)
 
@@ -102,7 +108,15 @@ class ApiStage(Resource):
             client.tag_resource(resourceArn=self._arn(ctx, api_id, name), tags=tags)
         if old_deployment:
             _forget_deployment(client, api_id, old_deployment)
+        for twin in have.get("twin_deployments") or []:
+            _forget_deployment(client, api_id, twin)
         return self._refind(ctx, name, desired)
+
+    def drift(self, live: Live, desired: Config) -> list[str]:
+        twins = live.config.get("twin_deployments") or []
+        return super().drift(live, desired) + [
+            f"deployment {twin}: a second copy of the served revision (removed)" for twin in twins
+        ]
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")
@@ -112,15 +126,16 @@ class ApiStage(Resource):
             if api is None:
                 return False
             api_id = api["id"]
-        try:
-            deployment_id = client.get_stage(restApiId=api_id, stageName=name).get("deploymentId")
-            client.delete_stage(restApiId=api_id, stageName=name)
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        if deployment_id:
-            _forget_deployment(client, api_id, deployment_id)
+        found = unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name))
+        if found is None:
+            return False
+        # Sent again after a lost answer the delete finds nothing: done, and its deployment goes too.
+        delete_once(
+            lambda: ctx.clients("apigateway", single_shot=True).delete_stage(restApiId=api_id, stageName=name),
+            lambda: unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name)) is None,
+        )
+        if found.get("deploymentId"):
+            _forget_deployment(client, api_id, found["deploymentId"])
         return True
 
     def _refind(self, ctx: Context, name: str, desired: Config) -> Live:

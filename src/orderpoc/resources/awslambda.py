@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
+from orderpoc.idempotent import create_once
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import changed_tags
 
@@ -78,6 +79,14 @@ class LambdaFunction(Resource):
         if desired.get("reserved_concurrency") is not None:
             _set_concurrency(client, name, desired["reserved_concurrency"])
         return self._refind(ctx, name, desired)
+
+    def adopt(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        # A function made by a create whose answer was lost may still be Pending.
+        if self.find(ctx, name, desired) is None:
+            return None
+        ctx.say(f"waiting for function {name} Active")
+        ctx.clients("lambda").get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_UPDATE_WAIT)
+        return self.find(ctx, name, desired)
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         client = ctx.clients("lambda")
@@ -190,8 +199,13 @@ class LambdaPermission(Resource):
         if desired.get("source_arn"):
             params["SourceArn"] = desired["source_arn"]
         # Conflict: another policy change (e.g. a sibling permission) is in progress.
+        # Sent again after a lost answer, AWS refuses (the statement id exists) and moto adds a second
+        # statement with the same id: single-shot, and look for it after an ambiguous failure.
         wait_out(
-            lambda: ctx.clients("lambda").add_permission(**params),
+            lambda: create_once(
+                lambda: ctx.clients("lambda", single_shot=True).add_permission(**params),
+                lambda: self.find(ctx, name, desired),
+            ),
             awaiting=pending_change,
             budget=CONFLICT_BUDGET,
             name=name,

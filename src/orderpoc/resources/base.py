@@ -18,6 +18,11 @@ state file need (arn, id, url...). Never put secrets (API key values) in either.
 Keys of the desired config that start with "_" (e.g. "_zip": the code bytes) are inputs only: they
 are neither compared by drift() nor hashed into the state file.
 
+A lost answer is not an error: when AWS carried out a write whose answer never came back, botocore's
+retry meets what the first attempt made ("already exists" in one of its many wordings). The engine
+asks exists_already(exc); if so it finds the resource again, checks with may_adopt() that it is this
+stack's, and converges it like any resource it found (adopt() waits until it is usable first).
+
 delete() must work from the name alone (outputs is None when the state file is lost) and treat
 "not found" as done. It waits until the resource is really gone when later deletes depend on it.
 """
@@ -29,7 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orderpoc.aws import Clients
+from orderpoc.aws import Clients, is_already_exists
+from orderpoc.settings import TAG_KEY
 
 Outputs = dict[str, Any]
 Config = dict[str, Any]
@@ -107,6 +113,23 @@ class Resource(Protocol):
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         return diff_config(desired, live.config)
+
+    def exists_already(self, exc: BaseException) -> bool:
+        """Whether a create/update error says that what it was making exists already."""
+        return is_already_exists(exc)
+
+    def adopt(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        """find() for a resource a create met as "already exists"; kinds whose new resources take a
+        while to become usable (a table ACTIVE, a function Active) wait for that first."""
+        return self.find(ctx, name, desired)
+
+    def may_adopt(self, ctx: Context, live: Live, desired: Config) -> bool:
+        """A resource that appeared between find and create is ours to adopt when it carries this
+        stack's tag, or is already exactly as desired (kinds without tags)."""
+        tags = live.config.get("tags")
+        if isinstance(tags, dict) and tags.get(TAG_KEY) == ctx.stack:
+            return True
+        return not self.drift(live, desired)
 
     def figures(self, ctx: Context, live: Live) -> dict[str, Any]:
         return {}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import unless_not_found
+import botocore.exceptions
+
+from orderpoc.aws import error_code, unless_not_found
 from orderpoc.errors import ResourceError
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, dict_to_tags, tags_to_dict
@@ -57,6 +59,13 @@ class Table(Resource):
             self._set_pitr(ctx, name, True)
         return self._found(ctx, name, desired)
 
+    def adopt(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        # A table made by a create whose answer was lost may still be CREATING: updates would fail.
+        if self.find(ctx, name, desired) is None:
+            return None
+        self._wait_active(ctx, name)
+        return self.find(ctx, name, desired)
+
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         have = live.config
         if have["hash_key"] != desired["hash_key"]:
@@ -90,8 +99,13 @@ class Table(Resource):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         ddb = ctx.clients("dynamodb")
-        if unless_not_found(lambda: ddb.delete_table(TableName=name)) is None:  # ResourceNotFoundException
-            return False
+        try:
+            if unless_not_found(lambda: ddb.delete_table(TableName=name)) is None:  # ResourceNotFoundException
+                return False
+        except botocore.exceptions.ClientError as exc:
+            # A retried DeleteTable whose first attempt was carried out: "in use" while DELETING.
+            if error_code(exc) != "ResourceInUseException" or _status(ctx, name) != "DELETING":
+                raise
         ctx.say("waiting for the table to be deleted")
         ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=_WAIT)
         return True
@@ -117,6 +131,11 @@ class Table(Resource):
         if live is None:
             raise ResourceError(name, "the table vanished right after it was written")
         return live
+
+
+def _status(ctx: Context, name: str) -> str | None:
+    table = unless_not_found(lambda: ctx.clients("dynamodb").describe_table(TableName=name)["Table"])
+    return None if table is None else str(table.get("TableStatus"))
 
 
 def _stream(view_type: str | None) -> dict[str, Any]:

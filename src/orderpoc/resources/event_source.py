@@ -11,7 +11,15 @@ import json
 from typing import Any
 
 from orderpoc import aws
-from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
+from orderpoc.aws import (
+    CONFLICT_BUDGET,
+    IAM_BUDGET,
+    is_already_exists,
+    pending_change,
+    pending_iam_or_change,
+    unless_not_found,
+    wait_out,
+)
 from orderpoc.errors import ResourceError
 from orderpoc.idempotent import create_once
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
@@ -115,16 +123,21 @@ class EventSourceMapping(Resource):
             live = self.find(ctx, name, desired)
             return None if live is None else str(live.outputs["uuid"])
 
+        def awaiting(exc: BaseException) -> str | None:
+            # "already exists" while find sees none: the previous mapping on this source is Deleting.
+            if is_already_exists(exc) and found_uuid() is None:
+                return "the previous mapping on this source to be deleted"
+            return pending_iam_or_change(exc)
+
         # The role's new SQS/stream permissions can lag behind IAM ("The provided execution role does
-        # not have permissions to call ReceiveMessage on SQS", "Cannot access stream ..."); a conflict
-        # means the previous mapping on the same source is still being deleted.
+        # not have permissions to call ReceiveMessage on SQS", "Cannot access stream ...").
         uuid = wait_out(
             lambda: create_once(
                 lambda: str(single_shot.create_event_source_mapping(**params)["UUID"]),
                 found_uuid,
                 on_wait=say_retry(ctx, name),
             ),
-            awaiting=pending_iam_or_change,
+            awaiting=awaiting,
             budget=IAM_BUDGET,
             name=name,
             say=ctx.say,
