@@ -12,6 +12,7 @@ observed as config["twins"], which rest_api reports as drift and reconcile remov
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,24 +137,17 @@ def reconcile(client: Any, single_shot: Any, api_id: str, snap: Snapshot, desire
 
 
 def _remove_twins(client: Any, single_shot: Any, api_id: str, twins: list[tuple[str, str]]) -> None:
-    for kind, twin_id in twins:
-        if kind == "resource":  # its subtree goes with it; a nested twin may be gone already
-            delete_once(
-                lambda twin_id=twin_id: single_shot.delete_resource(restApiId=api_id, resourceId=twin_id),
-                lambda twin_id=twin_id: (
-                    unless_not_found(lambda: client.get_resource(restApiId=api_id, resourceId=twin_id)) is None
-                ),
-            )
+    for kind, twin_id in twins:  # a resource's subtree goes with it: a nested twin may be gone already
+        if kind == "resource":
+            delete, get, ids = single_shot.delete_resource, client.get_resource, {"resourceId": twin_id}
         else:
-            delete_once(
-                lambda twin_id=twin_id: single_shot.delete_request_validator(
-                    restApiId=api_id, requestValidatorId=twin_id
-                ),
-                lambda twin_id=twin_id: (
-                    unless_not_found(lambda: client.get_request_validator(restApiId=api_id, requestValidatorId=twin_id))
-                    is None
-                ),
-            )
+            delete, get = single_shot.delete_request_validator, client.get_request_validator
+            ids = {"requestValidatorId": twin_id}
+        delete_once(functools.partial(delete, restApiId=api_id, **ids), functools.partial(_gone, get, api_id, ids))
+
+
+def _gone(get: Any, api_id: str, ids: dict[str, str]) -> bool:
+    return unless_not_found(lambda: get(restApiId=api_id, **ids)) is None
 
 
 def _delete_method(client: Any, api_id: str, resource_id: str, verb: str) -> None:

@@ -59,7 +59,7 @@ class ApiStage(Resource):
             # Read from the list, not get_deployment: copies of the served revision that some other
             # tool (or a retried create) made are twins, drift that update removes.
             deployments = unless_not_found(lambda: list(paginate(client, "get_deployments", "items", restApiId=api_id)))
-            served = next((d for d in deployments or [] if d["id"] == found["deploymentId"]), {})
+            served: dict[str, Any] = next((d for d in deployments or [] if d["id"] == found["deploymentId"]), {})
             revision = served.get("description")
             twins = sorted(
                 d["id"] for d in deployments or [] if d["id"] != served.get("id") and d.get("description") == revision

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import unquote
@@ -131,10 +132,10 @@ def _delete_role(iam: Any, name: str) -> dict[str, Any]:
     """Delete the role and, first, its policies: a role cannot be deleted while it has any."""
     # Each step may be a retry whose first attempt was carried out: "no such entity" is done.
     for policy in list(paginate(iam, "list_role_policies", "PolicyNames", RoleName=name)):
-        unless_not_found(lambda policy=policy: iam.delete_role_policy(RoleName=name, PolicyName=policy))
+        unless_not_found(functools.partial(iam.delete_role_policy, RoleName=name, PolicyName=policy))
     attached = list(paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name))
     for policy in attached:
-        unless_not_found(lambda policy=policy: iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"]))
+        unless_not_found(functools.partial(iam.detach_role_policy, RoleName=name, PolicyArn=policy["PolicyArn"]))
     return iam.delete_role(RoleName=name)  # the response: a dict, never None
 
 
