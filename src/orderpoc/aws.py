@@ -368,9 +368,13 @@ def is_already_exists(exc: BaseException) -> bool:
     # "Function already exist", "Stage already exists", "Another resource with the same parent
     # already has this name", "The statement id (x) provided already exists").
     msg = str(exc).lower()
-    return code in {"ConflictException", "ResourceConflictException", "ResourceInUseException"} and (
-        "already exist" in msg or "already has" in msg
-    )
+    # SNS: "Invalid parameter: Tags Reason: Topic already exists with different tags".
+    return code in {
+        "ConflictException",
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "InvalidParameter",
+    } and ("already exist" in msg or "already has" in msg)
 
 
 def pending_change(exc: BaseException) -> str | None:

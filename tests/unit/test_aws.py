@@ -196,6 +196,7 @@ def test_other_errors_are_not_waited_for(code, message):
         ("ResourceConflictException", "The statement id (apigateway-invoke) provided already exists."),
         ("ConflictException", "Stage already exists"),
         ("ConflictException", "Another resource with the same parent already has this name: order"),
+        ("InvalidParameter", "Invalid parameter: Tags Reason: Topic already exists with different tags"),
     ],
 )
 def test_already_exists_in_every_wording(code, message):

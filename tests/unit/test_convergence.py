@@ -447,9 +447,9 @@ def test_status_sees_twins_another_tool_made_and_up_removes_them(env):
     assert inventory(env.settings) == EXPECTED | {"api_paths": 4, "validators": 2, "deployments": 2}
     reports = {r.key: r for r in app.status(env.settings).reports}
     assert reports["api"].state == "drifted"
-    assert "resource /order: a second copy (removed)" in reports["api"].drift
-    assert "validator body-and-params: a second copy (removed)" in reports["api"].drift
-    assert reports["stage"].state == "drifted"
+    assert "resource /order: 2 copies -> 1" in reports["api"].drift
+    assert "validator body-and-params: 2 copies -> 1" in reports["api"].drift
+    assert reports["stage"].drift == ["deployment of the served revision: 2 copies -> 1"]
     _, result = env.up()
     assert result.actions["api"] == "update" and result.actions["stage"] == "update"
     assert inventory(env.settings) == EXPECTED

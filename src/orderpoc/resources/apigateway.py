@@ -6,6 +6,7 @@ routes, Lambda proxy integrations) are read and reconciled by apigateway_routes.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from orderpoc.aws import unless_not_found
@@ -108,7 +109,9 @@ class RestApi(Resource):
             else:
                 problems += routes.route_diff(route, have[(path, verb)], prefix=f"route {verb} {path}: ")
         problems += [f"route {verb} {path}: not desired" for path, verb in have if (path, verb) not in want]
-        problems += [f"{twin}: a second copy (removed)" for twin in live.config.get("twins") or []]
+        # Twins (made by another tool): "resource /order: 2 copies -> 1"; up removes the extra ones.
+        twins = Counter(live.config.get("twins") or [])
+        problems += [f"{twin}: {extra + 1} copies -> 1" for twin, extra in sorted(twins.items())]
         return problems
 
     def _live(self, ctx: Context, api: dict[str, Any], desired: Config) -> Live:

@@ -114,9 +114,10 @@ class ApiStage(Resource):
 
     def drift(self, live: Live, desired: Config) -> list[str]:
         twins = live.config.get("twin_deployments") or []
-        return super().drift(live, desired) + [
-            f"deployment {twin}: a second copy of the served revision (removed)" for twin in twins
-        ]
+        # Copies of the served deployment (made by another tool): "...: 2 copies -> 1"; update removes them.
+        return super().drift(live, desired) + (
+            [f"deployment of the served revision: {len(twins) + 1} copies -> 1"] if twins else []
+        )
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")
