@@ -84,9 +84,13 @@ PLACEHOLDER_ACCOUNT = "123456789012"
 
 
 def declared_specs(settings: Settings, notify_email: str | None = None) -> list[Spec]:
-    """The Specs as declared, with a placeholder account: no endpoint, no emulator, no AWS call."""
+    """The Specs as declared, with a placeholder account: no endpoint, no emulator, no AWS call.
+
+    The code is a placeholder too (an empty zip per function): a picture needs neither the zips nor
+    the project's requirements installed into them."""
     ctx = Context(_NoClients(), PLACEHOLDER_ACCOUNT, settings.region, settings.stack, settings.tags)  # type: ignore[arg-type]
-    return build_specs(settings, ctx, notify_email)
+    placeholders = {fn: package.Package(fn, b"") for fn in package.FUNCTIONS}
+    return build_specs(settings, ctx, notify_email, placeholders)
 
 
 @contextmanager

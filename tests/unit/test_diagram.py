@@ -161,3 +161,25 @@ def test_an_unwritable_out_is_one_line_exit_2(capsys, tmp_path):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err.startswith("error: cannot write") and len(err.strip().splitlines()) == 1
+
+
+def test_inside_a_project_the_diagram_is_of_that_stack(capsys, monkeypatch, tmp_path):
+    """Its stack name and settings (here the processor's batch size), without building its zips."""
+    from orderpoc import package, project
+
+    monkeypatch.delenv("ORDERPOC_STACK", raising=False)
+    monkeypatch.delenv("ORDERPOC_PROJECT", raising=False)
+    project.init(tmp_path)
+    (tmp_path / "orderpoc.toml").write_text('stack = "shop"\n[queue]\nbatch_size = 7\n')
+    monkeypatch.chdir(tmp_path)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a picture must not package the code")
+
+    monkeypatch.setattr(package, "build_all", no_build)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagram", "--format", "text"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "shop-orders-dlq" in out and "orderpoc-" not in out
+    assert "queue -> esm:processor  (poll, batch 7)" in out
