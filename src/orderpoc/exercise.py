@@ -106,8 +106,6 @@ def _local_aws_gone(settings: Settings) -> Callable[[], str | None]:
         return lambda: None
 
     def gone() -> str | None:
-        if lifecycle.running_pid(settings.state_dir, settings.local_port) == pid:
-            return None
-        return LOCAL_AWS_STOPPED
+        return None if lifecycle.still_running(settings.state_dir, settings.local_port, pid) else LOCAL_AWS_STOPPED
 
     return gone

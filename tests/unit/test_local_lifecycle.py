@@ -211,3 +211,21 @@ def test_an_unwritable_local_dir_is_a_user_error(state_dir: Path, monkeypatch) -
     monkeypatch.setattr(os, "open", refuse_locks)
     with pytest.raises(UserError, match=r"cannot write .*server-\d+\.lock \(Permission denied\)"):
         lifecycle.start(state_dir, free_port())
+
+
+def test_still_running_tells_a_killed_server_from_a_busy_one(state_dir: Path) -> None:
+    port = free_port()
+    started = lifecycle.start(state_dir, port)
+    try:
+        pid = lifecycle.running_pid(state_dir, port)
+        assert pid == started.pid and pid is not None
+        os.kill(pid, signal.SIGSTOP)  # busy: answers nothing, but runs
+        try:
+            assert lifecycle.still_running(state_dir, port, pid) is True
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)  # `kill -9`: this process started it, so it lingers as a zombie
+        wait_for(lambda: not lifecycle.still_running(state_dir, port, pid), what="the kill to be seen")
+        assert lifecycle.running_pid(state_dir, port) is None
+    finally:
+        lifecycle.stop(state_dir, port)

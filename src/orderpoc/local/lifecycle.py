@@ -94,10 +94,15 @@ def status(state_dir: Path, port: int) -> LocalStatus:
 
 
 def running_pid(state_dir: Path, port: int) -> int | None:
-    """The recorded server's pid while it runs, from the pid file and the process table alone (no
-    request: cheap enough to ask every tenth of a second, and busy is not the same as gone)."""
+    """The recorded server's pid while it runs (whether it answers or is busy)."""
     pid = _recorded_pid(state_dir, port)
     return pid if pid and _alive(pid) and _is_our_server(pid, port) else None
+
+
+def still_running(state_dir: Path, port: int, pid: int) -> bool:
+    """Whether the server with this pid still runs as the recorded one: the pid file and the
+    process table alone, no request (cheap enough to ask ten times a second, and busy is not gone)."""
+    return _recorded_pid(state_dir, port) == pid and _alive(pid)
 
 
 def start(state_dir: Path, port: int, *, wait: float = 30) -> LocalStatus:
