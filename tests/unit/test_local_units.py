@@ -106,7 +106,7 @@ def _poller_receiving(window: float, arrivals: list[list[str]]) -> tuple[SqsPoll
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": window,
     }
-    poller = SqsPoller(config, SimpleNamespace(max_workers=1), "http://127.0.0.1:1")
+    poller = SqsPoller(config, SimpleNamespace(max_workers=1))
     waits: list[int] = []
 
     def receive(count: int, wait: int) -> list[dict]:
@@ -132,3 +132,33 @@ def test_sqs_poller_fills_its_window_with_long_polls_not_a_short_poll_loop() -> 
     poller, waits = _poller_receiving(5, [["a"] * 6, ["b"] * 4, ["c"]])
     assert len(poller._gather()) == 10
     assert waits == [1, 4]
+
+
+def test_sns_to_sqs_documents_share_one_certificate_and_are_really_signed() -> None:
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    from orderpoc.local.patches import _post_data_with_one_certificate
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    region = "eu-north-1"
+    topic = SimpleNamespace(arn=f"arn:aws:sns:{region}:123456789012:t", sns_backend=SimpleNamespace(region_name=region))
+    subscription = SimpleNamespace(topic=topic, arn=f"{topic.arn}:sub-1")
+    get_post_data = _post_data_with_one_certificate(lambda: key)
+    pems = sns_backends[DEFAULT_ACCOUNT_ID][region]._message_public_keys
+    before = len(pems)
+
+    documents = [get_post_data(subscription, f"message {i}", f"id-{i}", "Subject", None) for i in range(3)]
+
+    assert len({d["SigningCertURL"] for d in documents}) == 1
+    assert len(pems) == before + 1  # moto kept one PEM per message, forever
+    cert = x509.load_pem_x509_certificate(pems[documents[0]["SigningCertURL"].rsplit("/", 1)[1]])
+    for d in documents:
+        signed = "".join(f"{k}\n{d[k]}\n" for k in ("Message", "MessageId", "Timestamp", "TopicArn", "Type"))
+        cert.public_key().verify(base64.b64decode(d["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert documents[0]["Subject"] == "Subject" and documents[0]["Type"] == "Notification"

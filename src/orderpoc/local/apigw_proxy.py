@@ -14,7 +14,7 @@ import jsonschema  # installed with moto[server] (via openapi-spec-validator)
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-RAW_HEADERS = "orderpoc.raw_headers"
+from orderpoc.local.httpserver import RAW_HEADERS
 
 
 class Invalid(Exception):

@@ -135,6 +135,61 @@ def shard_id(shard: Any) -> str:
     return str(shard.id)
 
 
+# -- SQS (the event source pollers) ---------------------------------------------------------------
+
+_SYSTEM_ATTRIBUTES = (  # what ReceiveMessage returns for MessageSystemAttributeNames=All
+    ("SenderId", "sender_id"),
+    ("SentTimestamp", "sent_timestamp"),
+    ("ApproximateReceiveCount", "approximate_receive_count"),
+    ("ApproximateFirstReceiveTimestamp", "approximate_first_receive_timestamp"),
+    ("MessageDeduplicationId", "deduplication_id"),
+    ("MessageGroupId", "group_id"),
+    ("SequenceNumber", "sequence_number"),
+)
+
+
+def sqs_receive(account: str, region: str, queue_name: str, count: int, wait: int) -> list[dict[str, Any]]:
+    """ReceiveMessage (all attributes, the queue's visibility timeout) through moto's own backend
+    call: visibility, receive counts and the redrive to the DLQ are SQS's; only the HTTP round trip
+    and its (de)serialization are skipped. Messages in ReceiveMessage's response shape."""
+    backend = sqs_backends[account][region]
+    queue = backend.get_queue(queue_name)
+    found = []
+    for message in backend.receive_message(queue_name, count, wait, int(queue.visibility_timeout), ["All"]):
+        attributes = {}
+        for name, field in _SYSTEM_ATTRIBUTES:
+            value = getattr(message, field, None)
+            if value is not None:
+                attributes[name] = str(value)
+        trace = (message.system_attributes or {}).get("AWSTraceHeader")
+        if trace and trace.get("StringValue"):
+            attributes["AWSTraceHeader"] = trace["StringValue"]
+        found.append(
+            {
+                "MessageId": message.id,
+                "ReceiptHandle": message.receipt_handle,
+                "MD5OfBody": message.body_md5,
+                "Body": message.body,
+                "MessageAttributes": dict(message.message_attributes or {}),
+                "Attributes": attributes,
+            }
+        )
+    return found
+
+
+def sqs_delete(account: str, region: str, queue_name: str, receipt_handles: list[str]) -> None:
+    backend = sqs_backends[account][region]
+    for handle in receipt_handles:
+        backend.delete_message(queue_name, handle)
+
+
+def sqs_release(account: str, region: str, queue_name: str, receipt_handles: list[str]) -> None:
+    """Visibility timeout 0: the messages are visible again at once (ChangeMessageVisibility)."""
+    backend = sqs_backends[account][region]
+    for handle in receipt_handles:
+        backend.change_message_visibility(queue_name, handle, 0)
+
+
 # -- Destinations (on-failure records) ------------------------------------------------------------
 
 

@@ -13,7 +13,12 @@ do that work as the Lambda service does, so every record must be handled once, b
 2. `Subscription.publish` for email/email-json/lambda goes to our delivery hook (outbox file, the
    runtime), after moto's own filter-policy check; every other protocol keeps moto's code.
 3. `Subscription.private_key` is cached: moto generates a fresh RSA-2048 key for every SNS->SQS
-   message (tens of ms each) only to sign a certificate nobody verifies.
+   message (tens of ms each) only to sign a certificate nobody verifies. `get_post_data` (the
+   notification document an SQS subscriber gets) then also built and signed a new X.509
+   certificate per message (~1 ms of CPU) and kept its PEM in the backend forever (memory that
+   grew with every notification): here the certificate is made once per region and key, and
+   registered once under one `SigningCertURL`; each message still gets a real signature with that
+   key, so the document is the same as moto's (and AWS's) in every field.
 4. `LambdaFunction.invoke` (still reachable from moto internals such as log subscription filters)
    runs the function in our runtime instead of Docker.
 5. moto's SQS asks "now?" once or twice per message on every send and receive (visibility, delay,
@@ -30,6 +35,13 @@ do that work as the Lambda service does, so every record must be handled once, b
    "win" a lock object. `atomic_s3_conditional_writes` runs each object PUT and DELETE under one
    process-wide lock, which is what S3 promises; it is applied here and by the in-process tests
    of orderpoc's S3 state store (tests/unit/test_state_s3.py shows the race without it).
+8. Per-request work that gives the same answer every time is done once (profiled under load;
+   routing by host is cached in routing.py): `camelcase_to_underscores` and
+   `method_names_from_class` (inspect.getmembers over a whole response class, on every request)
+   are memoized wherever moto imported them; the 52-character request id comes from
+   `secrets` instead of 52 calls to random.choice; SQS's retention check per received message
+   reads the queue's retention period instead of building every queue attribute (which counts
+   the queue's messages) to pick one.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import functools
 import importlib
 import inspect
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -91,6 +104,7 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     function_cls.invoke = _make_invoke(invoke)
     _fast_clock()
     atomic_s3_conditional_writes()
+    _speedups()
     _applied = True
 
 
@@ -142,6 +156,82 @@ def _patch_subscription(subscription_cls: Any, deliver: DeliverHook) -> None:
     original_private_key = subscription_cls.private_key
     cached_key = functools.cache(lambda: original_private_key(None))  # it never reads self
     subscription_cls.private_key = lambda self: cached_key()
+    subscription_cls.get_post_data = _post_data_with_one_certificate(cached_key)
+
+
+def _post_data_with_one_certificate(private_key: Callable[[], Any]) -> Callable[..., dict[str, Any]]:
+    """Subscription.get_post_data (see point 3): the same document, one certificate per region."""
+    import base64
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.x509.oid import NameOID
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+    from moto.sns.models import sns_backends
+
+    lock = threading.Lock()
+    cert_urls: dict[str, str] = {}
+
+    def cert_url(region: str) -> str:
+        with lock:
+            if region not in cert_urls:
+                key = private_key()
+                now = datetime.now(UTC)
+                cert = (
+                    x509.CertificateBuilder()
+                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")]))
+                    .issuer_name(
+                        x509.Name(
+                            [
+                                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
+                                x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01"),
+                            ]
+                        )
+                    )
+                    .public_key(key.public_key())
+                    .serial_number(x509.random_serial_number())
+                    .not_valid_before(now)
+                    .not_valid_after(now + timedelta(days=365))
+                    .sign(key, hashes.SHA256())
+                )
+                name = f"SimpleNotificationService-{uuid.uuid4().hex}.pem"
+                # Where moto serves the PEM from (the default account's backend, as moto does).
+                sns_backends[DEFAULT_ACCOUNT_ID][region]._message_public_keys[name] = cert.public_bytes(
+                    serialization.Encoding.PEM
+                )
+                cert_urls[region] = f"https://sns.{region}.amazonaws.com/{name}"
+            return cert_urls[region]
+
+    def get_post_data(
+        self: Any, message: str, message_id: str, subject: str | None, message_attributes: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        region = self.topic.sns_backend.region_name
+        timestamp = iso_8601_datetime_with_milliseconds()
+        signed = f"Message\n{message}\nMessageId\n{message_id}\nTimestamp\n{timestamp}\nTopicArn\n{self.topic.arn}\nType\nNotification\n"
+        signature = private_key().sign(signed.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+        post_data: dict[str, Any] = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": self.topic.arn,
+            "Message": message,
+            "Timestamp": timestamp,
+            "SignatureVersion": "2",
+            "Signature": base64.b64encode(signature).decode("utf-8"),
+            "SigningCertURL": cert_url(region),
+            "UnsubscribeURL": (f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={self.arn}"),
+        }
+        if subject:
+            post_data["Subject"] = subject
+        if message_attributes:
+            post_data["MessageAttributes"] = message_attributes
+        return post_data
+
+    return get_post_data
 
 
 def _fast_clock() -> None:
@@ -149,6 +239,45 @@ def _fast_clock() -> None:
     unix_time, unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
     sqs_models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)
+
+
+def _speedups() -> None:
+    import sys
+
+    import moto.core.utils as core_utils
+    import moto.utilities.aws_headers as aws_headers
+    from moto.sqs.models import SQSBackend
+
+    def request_id(headerdict: dict[str, Any] | None = None) -> str:
+        req_id = secrets.token_hex(26).upper()  # 52 characters, as moto's
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = req_id
+        return req_id
+
+    replacements = {
+        "camelcase_to_underscores": (
+            core_utils.camelcase_to_underscores,
+            functools.lru_cache(maxsize=4096)(core_utils.camelcase_to_underscores),
+        ),
+        "method_names_from_class": (
+            core_utils.method_names_from_class,
+            functools.lru_cache(maxsize=1024)(core_utils.method_names_from_class),
+        ),
+        "gen_amzn_requestid_long": (aws_headers.gen_amzn_requestid_long, request_id),
+    }
+    # Every module that did `from ... import` them holds its own reference: replace each.
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("moto") or module is None:
+            continue
+        for attr, (original, replacement) in replacements.items():
+            if getattr(module, attr, None) is original:
+                setattr(module, attr, replacement)
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > time.time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 def _make_invoke(invoke: InvokeHook) -> Callable[..., bytes]:

@@ -39,9 +39,8 @@ def _fingerprint(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class Supervisor:
-    def __init__(self, runtime: Any, endpoint: str) -> None:
+    def __init__(self, runtime: Any) -> None:
         self._runtime = runtime
-        self._endpoint = endpoint
         self._pollers: dict[str, Poller] = {}
         self._checkpoints: dict[str, int] = {}  # stream positions by mapping UUID
         self._stopped: dict[str, Poller] = {}  # last stopped poller per UUID: its successor waits
@@ -101,7 +100,7 @@ class Supervisor:
     def _make(self, config: dict[str, Any]) -> Poller | None:
         service = config["EventSourceArn"].split(":")[2]
         if service == "sqs":
-            return SqsPoller(config, self._runtime, self._endpoint)
+            return SqsPoller(config, self._runtime)
         if service == "dynamodb":
             return StreamPoller(config, self._runtime, self._checkpoints, self._stopped.pop(config["UUID"], None))
         self._ignored.add(config["UUID"])

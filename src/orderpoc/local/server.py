@@ -1,7 +1,7 @@
 """The embedded AWS process: `python -m orderpoc.local.server --port P --state-dir D`.
 
 moto's server app for the AWS APIs plus our runtime, pollers and API front, on a threaded
-werkzeug server bound to 127.0.0.1 only. State lives in memory: stopping loses the resources.
+HTTP/1.1 server (httpserver.py) bound to 127.0.0.1 only. State lives in memory: stopping loses the resources.
 SIGTERM/SIGINT shut down cleanly: stop the pollers, kill the workers, close the socket.
 lifecycle.py starts it detached, with stdout/stderr going to the log file.
 """
@@ -17,15 +17,11 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from werkzeug.serving import WSGIRequestHandler
+from typing import Any
 
 HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 3
 MAX_WORKERS_ENV = "ORDERPOC_LOCAL_MAX_WORKERS"
-RAW_HEADERS = "orderpoc.raw_headers"  # environ key; read by apigw_proxy
 
 log = logging.getLogger("orderpoc.local.server")
 
@@ -40,19 +36,6 @@ def _isolate_from_user_aws_config() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
-def _raw_headers_handler() -> type[WSGIRequestHandler]:
-    """WSGI loses header case (HTTP_X_API_KEY); API Gateway's proxy event keeps it as sent."""
-    from werkzeug.serving import WSGIRequestHandler
-
-    class RawHeadersHandler(WSGIRequestHandler):
-        def make_environ(self) -> dict[str, Any]:
-            environ: dict[str, Any] = super().make_environ()
-            environ[RAW_HEADERS] = list(self.headers.items())
-            return environ
-
-    return RawHeadersHandler
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderpoc.local.server")
     parser.add_argument("--port", type=int, required=True)
@@ -63,27 +46,26 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("werkzeug", "botocore", "urllib3"):  # one line per request is noise
+    for noisy in ("botocore", "urllib3"):  # one line per request is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _isolate_from_user_aws_config()
 
     # Heavy imports after logging is set up, so import problems land in the log file.
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
-
     from orderpoc.local import patches
     from orderpoc.local.apigw import ApiGatewayFront
     from orderpoc.local.dispatcher import Dispatcher
+    from orderpoc.local.httpserver import make_server
     from orderpoc.local.notifications import Notifier
     from orderpoc.local.perimeter import Perimeter
     from orderpoc.local.pollers import Supervisor
+    from orderpoc.local.routing import moto_app
     from orderpoc.local.runtime import LambdaRuntime
 
     endpoint = f"http://{HOST}:{args.port}"
     runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or 4))
     notifier = Notifier(args.state_dir, runtime)
     patches.apply(notifier.deliver, runtime.invoke_for_moto)
-    supervisor = Supervisor(runtime, endpoint)
+    supervisor = Supervisor(runtime)
     identity: dict[str, Any] = {
         "service": "orderpoc-local",
         "boot_id": str(uuid.uuid4()),
@@ -96,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     def health() -> dict[str, Any]:
         return {**identity, "pollers": supervisor.running()}
 
-    dispatcher = Dispatcher(DomainDispatcherApplication(create_backend_app), runtime, ApiGatewayFront(runtime), health)
+    dispatcher = Dispatcher(moto_app(), runtime, ApiGatewayFront(runtime), health)
     app = Perimeter(dispatcher, args.port)  # this machine's tools only: no web page, no admin API
     try:
-        httpd = make_server(HOST, args.port, app, threaded=True, request_handler=_raw_headers_handler())
-    except (OSError, SystemExit) as exc:  # werkzeug prints why and exits on a failed bind
+        httpd = make_server(HOST, args.port, app)
+    except OSError as exc:
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         runtime.shutdown()
         return EXIT_PORT_IN_USE

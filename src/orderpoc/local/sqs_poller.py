@@ -6,8 +6,9 @@ those the filters reject, invoke, then delete what succeeded. Failed messages ar
 come back after the queue's visibility timeout, and moto's receive moves them to the DLQ after the
 redrive policy's maxReceiveCount, as SQS does.
 
-It talks to SQS through the public API (boto3 against this very server), so the attributes,
-receive counts and visibility rules are SQS's own, not re-implemented here.
+It calls moto's SQS backend in-process (backends.sqs_*: ReceiveMessage, DeleteMessage,
+ChangeMessageVisibility), so receive counts, visibility and the redrive to the DLQ are SQS's own,
+not re-implemented here, without an HTTP round trip and a boto3 client per call in this process.
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ import threading
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-from orderpoc.local import filtering
-from orderpoc.local.backends import arn_parts
+from orderpoc.local import backends, filtering
 
 log = logging.getLogger("orderpoc.local.sqs")
 
@@ -31,26 +28,17 @@ POLL_WAIT_SECONDS = 1  # long-poll in short slices so a disable/delete stops the
 
 
 class SqsPoller:
-    def __init__(self, config: dict[str, Any], runtime: Any, endpoint: str) -> None:
+    def __init__(self, config: dict[str, Any], runtime: Any) -> None:
         self.config = config
         self._runtime = runtime
         self._stop = threading.Event()
-        self.region, self.account, self.queue_name = arn_parts(config["EventSourceArn"])
+        self.region, self.account, self.queue_name = backends.arn_parts(config["EventSourceArn"])
         scaling = config.get("ScalingConfig") or {}
         self.lanes = int(scaling.get("MaximumConcurrency") or runtime.max_workers)
         self.batch_size = int(config.get("BatchSize") or 10)
         self.window = float(config.get("MaximumBatchingWindowInSeconds") or 0)
         self.report_failures = "ReportBatchItemFailures" in (config.get("FunctionResponseTypes") or [])
         self.filters = filtering.compile_filters(config.get("FilterCriteria"))
-        self._sqs = boto3.session.Session().client(
-            "sqs",
-            region_name=self.region,
-            endpoint_url=endpoint,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(max_pool_connections=self.lanes + 2, retries={"max_attempts": 2}),
-        )
-        self._url: str | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -82,25 +70,12 @@ class SqsPoller:
                 failures += 1
                 if failures == 1:
                     log.warning("sqs mapping %s: %s", self.config["UUID"], exc)
-                self._url = None
                 self._stop.wait(min(2.0**failures / 4, 30.0))
 
-    def _queue_url(self) -> str:
-        if self._url is None:
-            self._url = self._sqs.get_queue_url(QueueName=self.queue_name, QueueOwnerAWSAccountId=self.account)[
-                "QueueUrl"
-            ]
-        return self._url
-
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url(),
-            MaxNumberOfMessages=max(1, min(10, count)),
-            WaitTimeSeconds=max(0, min(20, wait)),
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        return backends.sqs_receive(
+            self.account, self.region, self.queue_name, max(1, min(10, count)), max(0, min(20, wait))
         )
-        return response.get("Messages") or []
 
     def _gather(self) -> list[dict[str, Any]]:
         """One batch: long-poll for the first message, then fill up within the batching window.
@@ -165,22 +140,10 @@ class SqsPoller:
         return failed
 
     def _delete(self, records: list[dict[str, Any]]) -> None:
-        for start in range(0, len(records), 10):
-            chunk = records[start : start + 10]
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url(),
-                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
-            )
+        backends.sqs_delete(self.account, self.region, self.queue_name, [r["receiptHandle"] for r in records])
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), 10):
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self._queue_url(),
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(messages[start : start + 10])
-                ],
-            )
+        backends.sqs_release(self.account, self.region, self.queue_name, [m["ReceiptHandle"] for m in messages])
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
