@@ -153,7 +153,7 @@ def sqs_receive(account: str, region: str, queue_name: str, count: int, wait: in
     call: visibility, receive counts and the redrive to the DLQ are SQS's; only the HTTP round trip
     and its (de)serialization are skipped. Messages in ReceiveMessage's response shape."""
     backend = sqs_backends[account][region]
-    queue = backend.get_queue(queue_name)
+    queue: Any = backend.get_queue(queue_name)
     found = []
     for message in backend.receive_message(queue_name, count, wait, int(queue.visibility_timeout), ["All"]):
         attributes = {}

@@ -169,7 +169,7 @@ def _post_data_with_one_certificate(private_key: Callable[[], Any]) -> Callable[
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.x509.oid import NameOID
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.core.utils import iso_8601_datetime_with_milliseconds
     from moto.sns.models import sns_backends
 
@@ -277,7 +277,8 @@ def _speedups() -> None:
         retention = int(self.get_queue(queue_name).message_retention_period)
         return retention + message.sent_timestamp / 1000 > time.time()
 
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    backend_cls: Any = SQSBackend
+    backend_cls.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 def _make_invoke(invoke: InvokeHook) -> Callable[..., bytes]:

@@ -15,7 +15,7 @@ from typing import Any
 def moto_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    class CachedRouting(DomainDispatcherApplication):  # type: ignore[misc]
+    class CachedRouting(DomainDispatcherApplication):
         def __init__(self) -> None:
             super().__init__(create_backend_app)
             self._backend_by_host: dict[str, Any] = {}
