@@ -194,7 +194,12 @@ class S3Store:
         current = self._get(self.key)
         if current is not None and current[0] == body:
             return current[1]  # our own write (its answer was lost): nothing was overwritten
-        theirs = decode(current[0], self.url).get("serial") if current else None
+        if current is None:
+            raise StateConflict(
+                f"the state at {self.url} was removed by another command (a `down`?); nothing was written: "
+                "rerun the command"
+            )
+        theirs = decode(current[0], self.url).get("serial")
         raise StateConflict(
             f"the state at {self.url} was changed by another command (serial now {theirs}, this one "
             f"wrote {data.get('serial')}); nothing was overwritten: rerun the command"

@@ -249,3 +249,12 @@ def test_stacks_lists_what_the_prefix_holds(s3):
     State.load(store(s3, "b.local.json")).record("queue", ENTRY)
     with store(s3, "c.aws.json").lock("up", timeout=0):
         assert store(s3).stacks() == [("a", "aws"), ("b", "local")]
+
+
+def test_a_state_removed_under_a_writer_is_a_conflict_not_a_recreation(s3):
+    mine = State.load(store(s3))
+    mine.record("queue", ENTRY)
+    State.load(store(s3)).remove_file()  # a `down` elsewhere
+    with pytest.raises(StateConflict, match="was removed by another command"):
+        mine.record("dlq", ENTRY)
+    assert store(s3).read() is None
