@@ -176,19 +176,33 @@ def notify_wait(url: str, holder: LockInfo | None) -> None:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create the state dir owner-only; an existing one open to group/others is tightened (said)."""
+    """Create the state dir owner-only. An existing one open to group/others is tightened to 0700
+    (and said) when it holds only orderpoc's files; a folder with other things in it (the project
+    folder as --state-dir) is not chmod-ed behind the user's back: it is warned about."""
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         mode = path.stat().st_mode & 0o777
     except OSError as exc:
         raise UserError(f"cannot create the state dir {path}: {exc.strerror or exc}; use another --state-dir") from None
-    if mode & 0o077:
+    if not mode & 0o077:
+        return
+    note = f"state dir {path} is readable by others (mode {mode:04o}): chmod 700 it, or use a dedicated --state-dir"
+    if _only_ours(path):
         try:
             os.chmod(path, 0o700)
             note = f"state dir {path} was readable by others (mode {mode:04o}); tightened to 0700"
         except OSError:
-            note = f"state dir {path} is readable by others (mode {mode:04o}) and cannot be tightened: chmod 700 it"
-        warnings.warn(note, PermissionNotice, stacklevel=2)
+            pass
+    warnings.warn(note, PermissionNotice, stacklevel=2)
+
+
+def _only_ours(path: Path) -> bool:
+    """Whether the folder holds nothing but what orderpoc keeps there (state, locks, local/)."""
+    try:
+        names = [entry.name for entry in os.scandir(path)]
+    except OSError:
+        return False
+    return all(name == "local" or name.endswith((".json", ".json.lock", ".tmp")) for name in names)
 
 
 def _unwritable(path: Path, exc: OSError) -> UserError:

@@ -55,6 +55,20 @@ def test_valid_json_of_the_wrong_shape_is_a_user_error(tmp_path, document, messa
         State.load(path)
 
 
+def test_a_shared_folder_as_state_dir_is_warned_about_not_chmod_ed(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    project.chmod(0o755)
+    (project / "README.md").write_text("mine")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        State.load(FileStore(project / "s.json")).record("queue", ENTRY)
+    assert project.stat().st_mode & 0o777 == 0o755
+    assert [str(w.message) for w in caught if w.category is PermissionNotice] == [
+        f"state dir {project} is readable by others (mode 0755): chmod 700 it, or use a dedicated --state-dir"
+    ]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any mode")
 def test_read_only_state_dir_is_a_user_error(tmp_path):
     state_dir = tmp_path / "ro"
