@@ -42,6 +42,17 @@ def nice_axis(high: float, low: float = 0.0, count: int = 5) -> Axis:
     return Axis(low, top, ticks)
 
 
+def binned(values: Sequence[float], bins: int) -> tuple[Axis, float, list[int]]:
+    """Counts of values in `bins` equal bins from 0 to a round value at or above the largest; the
+    axis, the bin width and the counts (the report's histograms and the terminal's)."""
+    x = nice_axis(max(values, default=1.0))
+    width = (x.high - x.low) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - x.low) / width))] += 1
+    return x, width, counts
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 10_000 else f"{value:,.0f}"
 
@@ -193,11 +204,7 @@ def histogram(
     bins: int = 30,
 ) -> str:
     """Counts per bin from 0 to the largest value, with vertical markers (the percentiles)."""
-    x = nice_axis(max(values, default=1.0))
-    width = (x.high - x.low) / bins
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - x.low) / width))] += 1
+    x, width, counts = binned(values, bins)
     y = nice_axis(max(counts, default=1), count=4)
     parts = _frame(chart_id, title, x, y, x_label, "orders")
     y0 = HEIGHT - BOTTOM

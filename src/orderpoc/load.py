@@ -41,12 +41,19 @@ class LoadResult:
     latencies: dict[str, dict[str, float | None]] = field(default_factory=dict)
     seconds: float = 0.0
     orders_per_second: float = 0.0
+    requested_rate: float | None = None  # --rate
+    send_rate: float | None = None  # the rate the senders achieved (None: fewer than two sends)
     # Per hop, per order: (seconds from the run's start to its POST, that hop's latency in seconds),
     # in sending order. What the report charts; not in the JSON (one row per order is too much).
     timeline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     # Why the run ended before every order could be followed (the system under test went away);
     # the figures are what was seen until then.
     aborted: str | None = None
+
+    @property
+    def below_rate(self) -> bool:
+        """The senders could not keep up with --rate (5% slack for scheduling jitter)."""
+        return bool(self.requested_rate and self.send_rate is not None and self.send_rate < 0.95 * self.requested_rate)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +73,8 @@ class LoadResult:
             "latency_seconds": self.latencies,
             "seconds": round(self.seconds, 3),
             "orders_per_second": round(self.orders_per_second, 1),
+            "requested_rate": self.requested_rate,
+            "send_rate": None if self.send_rate is None else round(self.send_rate, 1),
             "aborted": self.aborted,
         }
 
@@ -81,6 +90,7 @@ class _Tracker:
         self.rejected: Counter[int] = Counter()
         self.ids_by_key: dict[str, str] = {}
         self.errors: list[BaseException] = []  # raised in a watcher thread
+        self.send_starts: list[float] = []  # when each POST began: the achieved send rate
 
 
 def run_load(
@@ -106,6 +116,8 @@ def run_load(
         if rate:
             time.sleep(max(0.0, started + index / rate - time.monotonic()))
         sent = time.monotonic()
+        with tracker.lock:
+            tracker.send_starts.append(sent)
         response = post_order(
             endpoints,
             sample_order(customer=f"load-{run_id}", quantity=1 + index % 5),
@@ -152,12 +164,12 @@ def run_load(
         for watcher in watchers:
             watcher.join(timeout=0.5 if aborted else 25)
     if aborted:
-        result = _summarise(tracker, count, started)
+        result = _summarise(tracker, count, started, rate)
         result.aborted = aborted
         return result
     if tracker.errors:  # the real reason, not "missing" orders after the whole timeout
         raise tracker.errors[0]
-    result = _summarise(tracker, count, started)
+    result = _summarise(tracker, count, started, rate)
     # A second row for one order would be a duplicate the topic never shows: count the rows.
     result.duplicates += max(0, _rows_for(ctx, endpoints, f"load-{run_id}") - result.accepted)
     return result
@@ -244,9 +256,12 @@ def _watch_topic(
             on_progress("notified", new)
 
 
-def _summarise(tracker: _Tracker, count: int, started: float) -> LoadResult:
+def _summarise(tracker: _Tracker, count: int, started: float, rate: float | None = None) -> LoadResult:
     ids = set(tracker.sent_at)
-    result = LoadResult(sent=count, accepted=len(ids), rejected=tracker.rejected)
+    result = LoadResult(sent=count, accepted=len(ids), rejected=tracker.rejected, requested_rate=rate)
+    starts = tracker.send_starts
+    if len(starts) > 1 and max(starts) > min(starts):
+        result.send_rate = (len(starts) - 1) / (max(starts) - min(starts))
     result.stored = len(ids & set(tracker.hops["stored"]))
     result.notified = len(ids & set(tracker.hops["notified"]))
     result.duplicate_notifications = sum(n - 1 for oid, n in tracker.notifications.items() if oid in ids and n > 1)

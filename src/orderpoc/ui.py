@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -33,8 +33,10 @@ if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 fo
 
 HOPS = ("accepted", "stored", "notified")  # as orderpoc.trace.HOPS, without importing boto3
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a line longer than the width is left for the terminal to wrap, never cut mid-word by
+# rich; tables and progress lay themselves out to the width instead.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _DONE_STYLE = {
     "create": ("created", "green"),
@@ -58,6 +60,9 @@ class Column:
     flexible: bool = False
 
 
+FLEXIBLE_ROOM = 24
+
+
 def fitted_table(
     title: str | None, columns: list[Column], rows: list[list[str | Text]], width: int | None = None
 ) -> Table:
@@ -65,11 +70,18 @@ def fitted_table(
     shortening, then dropping, columns: names and ids are never wrapped mid-word."""
     width = width or console.width
 
-    def build(keep: list[int], short: bool) -> Table:
+    def build(keep: list[int], short: bool, measuring: bool = False) -> Table:
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for i in keep:
             column = columns[i]
-            table.add_column(column.header, justify=column.justify, no_wrap=not column.flexible, overflow="fold")
+            table.add_column(
+                column.header,
+                justify=column.justify,
+                no_wrap=not column.flexible,
+                overflow="fold",
+                # a flexible column folds into whatever room is left: it only has to fit this much
+                max_width=FLEXIBLE_ROOM if column.flexible and measuring else None,
+            )
         for row in rows:
             table.add_row(*(_shortened(row[i], columns[i].shorten if short else None) for i in keep))
         return table
@@ -78,11 +90,11 @@ def fitted_table(
         return Measurement.get(console, console.options.update(width=10_000), table).maximum <= width
 
     keep = list(range(len(columns)))
-    if fits(table := build(keep, False)):
-        return table
+    if fits(build(keep, False, measuring=True)):
+        return build(keep, False)
     for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
-        if fits(table := build(keep, True)):
-            return table
+        if fits(build(keep, True, measuring=True)):
+            return build(keep, True)
         keep.remove(i)
     return build(keep, True)  # still too wide: the flexible column folds
 
@@ -186,23 +198,43 @@ def short_id(outputs: dict[str, Any]) -> str:
     return arn.split(":", 5)[-1] if arn.count(":") >= 5 else arn
 
 
-def status_table(reports: list[Report]) -> Table:
-    table = Table(title="orderpoc status", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("resource", no_wrap=True)
-    table.add_column("name", overflow="fold")
-    table.add_column("state", overflow="fold")
-    table.add_column("id", overflow="ellipsis", no_wrap=True, max_width=12)
-    table.add_column("figures", overflow="fold")
+def _short_id(ident: str) -> str:
+    return ident if len(ident) <= 10 else ident[:8] + "…"
+
+
+def drift_text(drift: list[Any]) -> str:
+    """Drift for people, whether the engine reports text or {field, live, desired} items."""
+    parts = []
+    for item in drift:
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        fields = item if isinstance(item, dict) else vars(item)
+        parts.append(f"{fields.get('field')}: {fields.get('live')} -> {fields.get('desired')}")
+    return "; ".join(parts)
+
+
+def status_table(reports: list[Report]) -> Group:
+    """One row per resource, names whole; the id is shortened, then dropped, then the figures, to
+    fit the width. What drifted (or failed) is listed under the table, one resource a line."""
+    columns = [
+        Column("resource"),
+        Column("name"),
+        Column("state"),
+        Column("id", drop=2, shorten=_short_id),
+        Column("figures", drop=1),
+    ]
+    rows: list[list[str | Text]] = []
+    details: list[Text] = []
     for report in reports:
-        detail = "; ".join(report.drift) or report.error
-        state = Text(report.state, style=_STATE_STYLE.get(report.state, ""))
-        if detail:
-            state.append(f"\n{detail}", style="dim")
+        if detail := drift_text(report.drift) or report.error:
+            details.append(Text.assemble((f"{report.key}: ", _STATE_STYLE.get(report.state, "")), detail))
         figures = "\n".join(f"{k}={v}" for k, v in report.figures.items())
         ident = short_id(report.outputs)
         # An ARN derived from the name says nothing new; full ARNs are in --json.
-        table.add_row(report.key, report.name, state, "" if report.name in ident else ident, figures)
-    return table
+        state = Text(report.state, style=_STATE_STYLE.get(report.state, ""))
+        rows.append([report.key, report.name, state, "" if report.name in ident else ident, figures])
+    return Group(fitted_table("orderpoc status", columns, rows), *details)
 
 
 def print_notices(notices: list[str]) -> None:
@@ -225,12 +257,12 @@ def print_trace(trace: Trace) -> None:
 
 
 def print_invalid(cases: list[Case], stored: int | None) -> None:
-    table = Table(title="invalid orders", title_justify="left")
-    for column in ("case", "expected", "got", ""):
-        table.add_column(column)
-    for case in cases:
-        table.add_row(case.name, str(case.expected), str(case.got), "[green]✓[/]" if case.ok else "[red]✗[/]")
-    console.print(table)
+    columns = [Column("case"), Column("expected", justify="right"), Column("got", justify="right"), Column("")]
+    rows: list[list[str | Text]] = [
+        [case.name, str(case.expected), str(case.got), Text("✓", "green") if case.ok else Text("✗", "red")]
+        for case in cases
+    ]
+    console.print(fitted_table("invalid orders", columns, rows))
     if stored is None:
         console.print(
             "[red]unverified:[/] a valid order sent after them was not stored in time, "
@@ -244,27 +276,52 @@ def print_invalid(cases: list[Case], stored: int | None) -> None:
 def load_progress(count: int, *, enabled: bool = True) -> Iterator[Callable[[str, int], None]]:
     """One bar per hop on a terminal; yields the callback that advances a hop's bar."""
     columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    labels = {"accepted": "sent"}  # advanced per answered POST, accepted or not
     with Bars(*columns, console=console, disable=not enabled or not console.is_terminal) as bars:
-        tasks = {hop: bars.add_task(hop, total=count) for hop in HOPS}
+        tasks = {hop: bars.add_task(labels.get(hop, hop), total=count) for hop in HOPS}
         yield lambda hop, n: bars.advance(tasks[hop], n)
 
 
 def print_load(result: LoadResult, count: int, concurrency: int) -> None:
-    table = Table(title=f"{count} orders, concurrency {concurrency}", title_justify="left")
-    for column in ("hop", "count", "p50 ms", "p90 ms", "p99 ms"):
-        table.add_column(column, justify="right")
+    columns = [Column("hop"), *(Column(h, justify="right") for h in ("count", "p50 ms", "p90 ms", "p99 ms"))]
     counts = {"accepted": result.accepted, "stored": result.stored, "notified": result.notified}
+    rows: list[list[str | Text]] = []
     for hop in HOPS:
         cells = [f"{v * 1000:.0f}" if v is not None else "-" for v in result.latencies[hop].values()]
-        table.add_row(hop, str(counts[hop]), *cells)
-    console.print(table)
+        rows.append([hop, str(counts[hop]), *cells])
+    console.print(fitted_table(f"{count} orders, concurrency {concurrency}", columns, rows))
     console.print(
         f"rejected: {dict(result.rejected) or 0}  duplicates: {result.duplicates}  "
         f"repeated notifications: {result.duplicate_notifications}  "
         f"missing: {result.missing}  throughput: {result.orders_per_second:.1f} orders/s"
     )
+    if result.below_rate:
+        console.print(
+            f"[yellow]warning:[/] the senders reached {result.send_rate:.1f} orders/s, below the requested "
+            f"{result.requested_rate:g}/s: each sender waits for its answer, so raise --concurrency"
+        )
+    print_latency_histograms(result.timeline)
     if result.aborted:
         console.print(f"[bold red]Stopped early:[/] {result.aborted}. The figures above are what was seen until then.")
+
+
+def print_latency_histograms(timeline: dict[str, list[tuple[float, float]]], bins: int = 8) -> None:
+    """Per hop, how the orders' latencies are spread: one bar per latency bin, scaled to the width."""
+    from orderpoc.charts import binned  # deferred: only a load run draws these
+
+    for hop in HOPS:
+        values = [latency * 1000 for _, latency in timeline.get(hop, [])]
+        if not values:
+            continue
+        axis, step, counts = binned(values, bins)
+        label_width = len(f"{axis.high:.0f}") * 2 + 4
+        bar_room = max(10, min(60, console.width - label_width - 10))
+        console.print(f"\n{hop}: latency in ms, {len(values)} orders", style="bold")
+        for index, n in enumerate(counts):
+            low, high = axis.low + index * step, axis.low + (index + 1) * step
+            label = f"{low:.0f}-{high:.0f}".rjust(label_width)
+            bar = "█" * max(1, round(n / max(counts) * bar_room)) if n else ""
+            console.print(f"{label} ms {bar} {n if n else ''}".rstrip())
 
 
 # -- orderpoc local -----------------------------------------------------------------------------
