@@ -148,10 +148,15 @@ class Progress:
 
     def render(self) -> Table:
         table = Table(
-            title=f"{self.title}  {time.monotonic() - self.started:5.1f}s", title_justify="left", expand=False
+            title=f"{self.title}  {time.monotonic() - self.started:5.1f}s",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,  # the one table style (fitted_table's)
+            show_edge=False,
+            pad_edge=False,
         )
-        for column in ("", "resource", "name", "time", "detail"):
-            table.add_column(column, overflow="fold")
+        for column in ("", "resource", "name", "time"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("detail", overflow="fold")
         with self.lock:
             for row in self.rows.values():
                 label, style = self._status(row)
