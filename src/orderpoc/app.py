@@ -216,7 +216,7 @@ class StatusResult:
         """The body of `status --json` (drift as raw engine items: the CLI's contract shapes it)."""
         return {
             "healthy": self.healthy,
-            "resources": [dict(report.__dict__) for report in self.reports],
+            "resources": [report.as_json() for report in self.reports],
             **self.extras,
             "notices": self.notices,
         }

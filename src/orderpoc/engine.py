@@ -16,17 +16,19 @@ from typing import Any
 
 from orderpoc import graph
 from orderpoc.errors import EngineError, ResourceError
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical
 from orderpoc.settings import TAG_KEY
 from orderpoc.state import State
 
-__all__ = ["Engine", "EngineError", "Event", "Report", "Spec", "config_hash"]
+__all__ = ["ACTIONS", "Engine", "EngineError", "Event", "Plan", "Report", "Spec", "Step", "config_hash"]
 
 Builder = Callable[[Mapping[str, Outputs]], Config]
 MAX_TWINS = 5
 # A write that met "already exists" starts over from find (the resource made by the attempt whose
 # answer was lost is adopted); a few rounds, as each round can lose an answer of its own.
 CONVERGE_ROUNDS = 4
+ACTIONS = ("create", "update", "replace", "delete", "unchanged")
+SKIPPED = "a dependency failed"
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,79 @@ class Event:
     kind: str
     name: str
     phase: str  # "start" | "progress" | "done" | "failed" | "skipped"
-    action: str = ""  # "create" | "update" | "unchanged" | "delete" | "absent" | "ok" | "missing" | "drifted"
+    action: str = ""  # "create" | "update" | "replace" | "unchanged" | "delete" | "absent"
     detail: str = ""
     elapsed: float = 0.0
+    changes: tuple[Change, ...] = ()  # what an update or replace changed
+    forced_by: tuple[str, ...] = ()  # the fields that made it a replace
+
+
+class PlannedOutputs(dict[str, Any]):
+    """Outputs of a resource yet to be created: what its kind could tell, UNKNOWN for the rest."""
+
+    def __missing__(self, key: str) -> Any:
+        return UNKNOWN
+
+
+@dataclass
+class Step:
+    """One resource's planned action. `changes` lists the drifted fields of an update or replace,
+    `forced_by` the fields that make it a replace; `outputs` are live, recorded or planned."""
+
+    key: str
+    kind: str
+    name: str
+    action: str  # one of ACTIONS, or "unknown" when it could not be planned (see error)
+    changes: list[Change] = field(default_factory=list)
+    forced_by: list[str] = field(default_factory=list)
+    outputs: Outputs = field(default_factory=dict)
+    error: str = ""
+    desired: Config | None = field(default=None, repr=False)
+    live: Live | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"key": self.key, "kind": self.kind, "name": self.name, "action": self.action}
+        document["changes"] = [change.as_json() for change in self.changes]
+        if self.action == "replace":
+            document["forced_by"] = list(self.forced_by)
+        document["outputs"] = dict(self.outputs)
+        if self.error:
+            document["error"] = self.error
+        return document
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {action: sum(step.action == action for step in self.steps) for action in ACTIONS}
+
+    @property
+    def pending(self) -> bool:
+        """Anything to do at all."""
+        return any(step.action != "unchanged" for step in self.steps)
+
+    @property
+    def destructive(self) -> bool:
+        """Something would be deleted (a delete, or the delete half of a replace)."""
+        return any(step.action in {"delete", "replace"} for step in self.steps)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {step.key: step.error for step in self.steps if step.error}
+
+    def for_destroy(self) -> Plan:
+        """What `down` would delete: every declared resource that exists, and what the state
+        still records beyond them."""
+        existing = [
+            dataclasses.replace(step, action="delete", changes=[], forced_by=[])
+            for step in self.steps
+            if step.action not in {"create", "delete", "unknown"}
+        ]
+        orphans = [step for step in self.steps if step.action == "delete"]
+        return Plan(list(reversed(existing)) + orphans)
 
 
 @dataclass
@@ -62,9 +134,12 @@ class Report:
     name: str
     state: str  # "ok" | "missing" | "drifted" | "unknown"
     outputs: Outputs = field(default_factory=dict)
-    drift: list[str] = field(default_factory=list)
+    drift: list[Change] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "drift": [change.as_json() for change in self.drift]}
 
 
 def config_hash(desired: Config) -> str:
@@ -80,6 +155,7 @@ class Engine:
         state: State,
         on_event: Callable[[Event], None] = lambda event: None,
         max_workers: int = 8,
+        kinds: Mapping[str, Resource] | None = None,
     ) -> None:
         self.specs = {spec.key: spec for spec in specs}
         self.deps = {spec.key: spec.depends_on for spec in specs}
@@ -87,21 +163,33 @@ class Engine:
         self.state = state
         self.on_event = on_event
         self.max_workers = max_workers
+        # every kind a state entry may name, so what is no longer declared can still be deleted
+        self.kinds = {**(kinds or {}), **{spec.kind: spec.resource for spec in specs}}
         graph.topological(self.deps)
 
     # -- shared plumbing ---------------------------------------------------------------------
-    def _emit(self, spec: Spec, phase: str, action: str = "", detail: str = "", started: float = 0.0) -> None:
+    def _emit(
+        self,
+        spec: Spec,
+        phase: str,
+        action: str = "",
+        detail: str = "",
+        started: float = 0.0,
+        changes: tuple[Change, ...] = (),
+        forced_by: tuple[str, ...] = (),
+    ) -> None:
         elapsed = time.monotonic() - started if started else 0.0
-        self.on_event(Event(spec.key, spec.kind, spec.name, phase, action, detail, elapsed))
+        self.on_event(Event(spec.key, spec.kind, spec.name, phase, action, detail, elapsed, changes, forced_by))
 
     def _ctx_for(self, spec: Spec, started: float) -> Context:
         return dataclasses.replace(self.ctx, say=lambda msg: self._emit(spec, "progress", detail=msg, started=started))
 
     def _run(
-        self, deps: Mapping[str, tuple[str, ...]], job: Callable[[Spec, Mapping[str, Any]], Any]
+        self, deps: Mapping[str, tuple[str, ...]], job: Callable[[Spec, Mapping[str, Any]], Any], quiet: bool = False
     ) -> dict[str, graph.Outcome]:
         def on_skip(key: str) -> None:
-            self._emit(self.specs[key], "skipped", detail="a dependency failed")
+            if not quiet:
+                self._emit(self.specs[key], "skipped", detail=SKIPPED)
 
         return graph.run(
             deps, lambda key, values: job(self.specs[key], values), max_workers=self.max_workers, on_skip=on_skip
@@ -113,20 +201,96 @@ class Engine:
         if failures:
             raise EngineError(failures)
 
+    # -- plan -------------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        """Read-only: per resource the action `apply` will take and why (zero mutating calls).
+
+        A resource still to be created (or replaced) hands its dependents planned outputs: values
+        derived from its name where its kind knows them, UNKNOWN ("(known after up)") otherwise.
+        """
+        steps: dict[str, Step] = {}
+
+        def job(spec: Spec, dep_outputs: Mapping[str, Outputs]) -> Outputs:
+            try:
+                desired = spec.build(dep_outputs)
+                steps[spec.key] = step = self._decide(spec, desired, spec.resource.find(self.ctx, spec.name, desired))
+            except Exception as exc:
+                steps[spec.key] = Step(spec.key, spec.kind, spec.name, "unknown", error=str(exc))
+                raise
+            return step.outputs
+
+        self._run(self.deps, job, quiet=True)
+        ordered = [
+            steps.get(key) or Step(key, self.specs[key].kind, self.specs[key].name, "unknown", error=SKIPPED)
+            for key in graph.topological(self.deps)
+        ]
+        return Plan(ordered + self._orphans())
+
+    def _decide(self, spec: Spec, desired: Config, live: Live | None) -> Step:
+        """The action for one resource, from what was found and what is desired."""
+        step = Step(spec.key, spec.kind, spec.name, "create", desired=desired, live=live)
+        if live is not None:
+            step.changes = spec.resource.drift(live, desired)
+            step.forced_by = spec.resource.forced_by(step.changes)
+            step.action = "replace" if step.forced_by else "update" if step.changes else "unchanged"
+        if step.action in {"create", "replace"}:
+            step.outputs = PlannedOutputs(spec.resource.planned_outputs(self.ctx, spec.name, desired))
+        else:
+            assert live is not None
+            stale = spec.resource.outputs_changed_by(step.changes)
+            step.outputs = (
+                PlannedOutputs({k: v for k, v in live.outputs.items() if k not in stale}) if stale else live.outputs
+            )
+        return step
+
+    def _orphans(self) -> list[Step]:
+        """What the state records but the stack no longer declares: deleted after the rest converged."""
+        return [
+            Step(key, entry.get("kind", ""), entry.get("name", ""), "delete", outputs=entry.get("outputs") or {})
+            for key, entry in reversed(list(self.state.resources.items()))
+            if key not in self.specs
+        ]
+
     # -- up ----------------------------------------------------------------------------------
-    def apply(self) -> dict[str, Outputs]:
-        """Create what is missing, update what drifted, leave the rest alone (no mutating call)."""
-        outcomes = self._run(self.deps, self._apply_one)
+    def apply(self, plan: Plan | None = None) -> dict[str, Outputs]:
+        """Carry out the plan (computed here when not given): create what is missing, update what
+        drifted, replace what cannot change in place, leave the rest alone (no mutating call), and
+        then delete what is no longer declared."""
+        plan = plan or self.plan()
+        steps = {step.key: step for step in plan.steps}
+        outcomes = self._run(self.deps, lambda spec, deps: self._apply_one(spec, steps[spec.key], deps))
         self._raise_failures(outcomes)
+        failures: dict[str, BaseException] = {}
+        for step in plan.steps:
+            if step.action == "delete":
+                try:
+                    self._sweep_one(step)
+                except Exception as exc:
+                    failures[step.key] = exc
+        if failures:
+            raise EngineError(failures)
         return {key: outcome.value for key, outcome in outcomes.items()}
 
-    def _apply_one(self, spec: Spec, dep_outputs: Mapping[str, Outputs]) -> Outputs:
+    def _apply_one(self, spec: Spec, step: Step, dep_outputs: Mapping[str, Outputs]) -> Outputs:
         started = time.monotonic()
         self._emit(spec, "start", started=started)
         ctx = self._ctx_for(spec, started)
         try:
+            if step.error:  # it could not be planned (a skipped one never gets here: its dependency failed)
+                raise RuntimeError(step.error)
             desired = spec.build(dep_outputs)
-            action, detail, live = self._converge(spec, ctx, desired)
+            # The plan's observation decided again on the real outputs of the dependencies: the
+            # action differs from the plan's only where the plan showed "(known after up)".
+            done = self._decide(spec, desired, step.live)
+            live, detail = step.live, ""
+            if done.action == "replace":
+                ctx.say(f"{', '.join(done.forced_by)} cannot change in place: replacing {spec.name}")
+                assert live is not None
+                spec.resource.delete(ctx, spec.name, live.outputs)
+                _, detail, live = self._converge(spec, ctx, desired, None)
+            elif done.action in {"create", "update"}:
+                _, detail, live = self._converge(spec, ctx, desired, live)
+            assert live is not None
             recorded = self.state.resources.get(spec.key, {})
             entry = {"kind": spec.kind, "name": spec.name, "outputs": live.outputs, "config_hash": config_hash(desired)}
             if {k: recorded.get(k) for k in entry} != entry:
@@ -134,15 +298,23 @@ class Engine:
         except Exception as exc:
             self._emit(spec, "failed", detail=str(exc), started=started)
             raise
-        self._emit(spec, "done", action, detail, started)
+        self._emit(
+            spec,
+            "done",
+            done.action,
+            detail,
+            started=started,
+            changes=tuple(done.changes),
+            forced_by=tuple(done.forced_by),
+        )
         return live.outputs
 
-    def _converge(self, spec: Spec, ctx: Context, desired: Config) -> tuple[str, str, Live]:
-        """Find, then create or update. A write that the resource kind says met "it already exists"
-        (its own earlier attempt, whose answer was lost) starts over from find and adopts it."""
+    def _converge(self, spec: Spec, ctx: Context, desired: Config, found: Live | None) -> tuple[str, str, Live]:
+        """Create or update what the plan found. A write that the resource kind says met "it already
+        exists" (its own earlier attempt, whose answer was lost) starts over from find and adopts it."""
         resource, first_action = spec.resource, ""
         for round_ in range(1, CONVERGE_ROUNDS + 1):
-            live = resource.find(ctx, spec.name, desired) if round_ == 1 else resource.adopt(ctx, spec.name, desired)
+            live = found if round_ == 1 else resource.adopt(ctx, spec.name, desired)
             if (
                 round_ > 1
                 and live is not None
@@ -162,13 +334,26 @@ class Engine:
                 first_action = first_action or ("update" if drift else "unchanged")
                 if drift:
                     live = resource.update(ctx, spec.name, live, desired)
-                detail = "adopted after a lost answer" if first_action == "create" else "; ".join(drift)
+                detail = "adopted after a lost answer" if first_action == "create" else ""
                 return first_action, detail, live
             except Exception as exc:
                 if round_ == CONVERGE_ROUNDS or not resource.exists_already(exc):
                     raise
                 ctx.say(f"{exc} (an earlier attempt's answer was lost): adopting what it made")
         raise AssertionError("unreachable")
+
+    def _sweep_one(self, step: Step) -> None:
+        """Delete one resource the stack no longer declares, as the state recorded it."""
+        spec = Spec(step.key, self.kinds[step.kind], step.name, lambda d: {})
+        started = time.monotonic()
+        self._emit(spec, "start", started=started)
+        try:
+            existed = spec.resource.delete(self._ctx_for(spec, started), step.name, step.outputs or None)
+            self.state.forget(step.key)
+        except Exception as exc:
+            self._emit(spec, "failed", detail=str(exc), started=started)
+            raise
+        self._emit(spec, "done", "delete" if existed else "absent", started=started)
 
     # -- down --------------------------------------------------------------------------------
     def destroy(self) -> None:

@@ -21,7 +21,6 @@ from orderpoc.stack_config import FUNCTIONS, WIRING_ENV, StackConfig
 RUNTIME = "python3.12"
 STAGE = "v1"
 MAX_RECEIVE_COUNT = 5
-SQS_SSE = {"SqsManagedSseEnabled": "true"}
 
 
 def build_specs(
@@ -51,7 +50,7 @@ def build_specs(
             tags,
             retention=345600,
             visibility=config.visibility_timeout,
-            redrive={"deadLetterTargetArn": d["dlq"]["arn"], "maxReceiveCount": MAX_RECEIVE_COUNT},
+            redrive={"dead_letter_target_arn": d["dlq"]["arn"], "max_receive_count": MAX_RECEIVE_COUNT},
         ),
         "dlq",
     )
@@ -68,7 +67,7 @@ def build_specs(
     )
     # Encrypted at rest with the AWS-managed SNS key: its key policy lets this account's principals use
     # it through SNS, so publishers need no KMS statement of their own.
-    add("topic", sns.topic, names.topic, lambda d: {"attributes": {"KmsMasterKeyId": "alias/aws/sns"}, "tags": tags})
+    add("topic", sns.topic, names.topic, lambda d: {"kms_master_key_id": "alias/aws/sns", "tags": tags})
     if notify_email:
         add(
             "email",
@@ -186,13 +185,13 @@ def build_specs(
         event_source.mapping,
         f"{names.function('processor')}|{names.queue}",
         lambda d: {
-            "FunctionName": d["fn:processor"]["name"],
-            "EventSourceArn": d["queue"]["arn"],
-            "Enabled": True,
-            "BatchSize": config.queue_batch_size,
-            "MaximumBatchingWindowInSeconds": config.queue_batching_window,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": 5},
+            "function_name": d["fn:processor"]["name"],
+            "event_source_arn": d["queue"]["arn"],
+            "enabled": True,
+            "batch_size": config.queue_batch_size,
+            "maximum_batching_window_in_seconds": config.queue_batching_window,
+            "function_response_types": ["ReportBatchItemFailures"],
+            "scaling_config": {"maximum_concurrency": 5},
         },
         "fn:processor",
         "queue",
@@ -202,18 +201,18 @@ def build_specs(
         event_source.mapping,
         f"{names.function('notifier')}|{names.table}",
         lambda d: {
-            "FunctionName": d["fn:notifier"]["name"],
-            "EventSourceArn": d["table"]["stream_arn"],
-            "Enabled": True,
-            "StartingPosition": "TRIM_HORIZON",
-            "BatchSize": config.stream_batch_size,
-            "MaximumBatchingWindowInSeconds": config.stream_batching_window,
-            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
-            "MaximumRetryAttempts": config.stream_retries,
-            "BisectBatchOnFunctionError": True,
-            "MaximumRecordAgeInSeconds": 3600,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "DestinationConfig": {"OnFailure": {"Destination": d["failures"]["arn"]}},
+            "function_name": d["fn:notifier"]["name"],
+            "event_source_arn": d["table"]["stream_arn"],
+            "enabled": True,
+            "starting_position": "TRIM_HORIZON",
+            "batch_size": config.stream_batch_size,
+            "maximum_batching_window_in_seconds": config.stream_batching_window,
+            "filter_criteria": {"filters": [{"pattern": '{"eventName": ["INSERT"]}'}]},
+            "maximum_retry_attempts": config.stream_retries,
+            "bisect_batch_on_function_error": True,
+            "maximum_record_age_in_seconds": 3600,
+            "function_response_types": ["ReportBatchItemFailures"],
+            "destination_config": {"on_failure": {"destination": d["failures"]["arn"]}},
         },
         "fn:notifier",
         "table",
@@ -306,8 +305,8 @@ def build_specs(
         apigateway.usage_plan,
         names.usage_plan,
         lambda d: {
-            "api_stages": [{"apiId": d["api"]["id"], "stage": STAGE}],
-            "throttle": {"rateLimit": float(config.api_throttle_rate), "burstLimit": config.api_throttle_burst},
+            "api_stages": [{"api_id": d["api"]["id"], "stage": STAGE}],
+            "throttle": {"rate_limit": float(config.api_throttle_rate), "burst_limit": config.api_throttle_burst},
             "quota": {"limit": config.api_quota_limit, "period": config.api_quota_period}
             if config.api_quota_limit
             else None,
@@ -325,14 +324,15 @@ def build_specs(
 def _queue_config(
     tags: dict[str, str], *, retention: int, visibility: int = 30, redrive: dict[str, Any] | None = None
 ) -> Config:
-    attributes: dict[str, Any] = {
-        "MessageRetentionPeriod": str(retention),
-        "VisibilityTimeout": str(visibility),
-        **SQS_SSE,
+    config: Config = {
+        "message_retention_period": retention,
+        "visibility_timeout": visibility,
+        "sqs_managed_sse_enabled": True,  # SSE with the SQS-managed key
+        "tags": tags,
     }
     if redrive:
-        attributes["RedrivePolicy"] = redrive
-    return {"attributes": attributes, "tags": tags}
+        config["redrive_policy"] = redrive
+    return config
 
 
 def _role(ctx: Context, tags: dict[str, str], policy: dict[str, Any]) -> Config:

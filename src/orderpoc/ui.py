@@ -5,6 +5,7 @@ Nothing here calls AWS; it only turns events and reports into text.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +25,11 @@ from rich.text import Text
 
 if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 for `--help`
     from orderpoc.aws import AwsCall
-    from orderpoc.engine import Event, Report
+    from orderpoc.engine import Event, Plan, Report, Step
     from orderpoc.invalid_orders import Case
     from orderpoc.load import LoadResult
     from orderpoc.logs import LogLine
+    from orderpoc.resources.base import Change
     from orderpoc.trace import Trace
     from orderpoc.watch import Redeploy
 
@@ -41,6 +43,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _DONE_STYLE = {
     "create": ("created", "green"),
     "update": ("updated", "yellow"),
+    "replace": ("replaced", "magenta"),
     "unchanged": ("unchanged", "dim"),
     "delete": ("deleted", "green"),
     "absent": ("already gone", "dim"),
@@ -122,18 +125,19 @@ class Progress:
             row = self.rows.setdefault(event.key, {"kind": event.kind, "name": event.name, "phase": "", "detail": ""})
             row.update(phase=event.phase, elapsed=event.elapsed)
             if event.phase == "done":
-                row.update(action=event.action, detail=event.detail)
+                row.update(action=event.action, detail=event.detail or done_detail(event))
             elif event.detail:
                 row["detail"] = event.detail
         if not self.live and event.phase in {"done", "failed", "skipped"}:
             console.print(self._line(event))
 
     def _line(self, event: Event) -> Text:
-        label, style = self._status(self.rows[event.key])
+        row = self.rows[event.key]
+        label, style = self._status(row)
         text = Text(f"{label:>12}  ", style=style)
         text.append(f"{event.kind:<21} {event.name}")
-        if event.detail:
-            text.append(f"  {event.detail}", style="dim")
+        if row["detail"]:
+            text.append(f"  {row['detail']}", style="dim")
         return text
 
     @staticmethod
@@ -194,6 +198,79 @@ def progress(title: str, *, enabled: bool = True) -> Iterator[Progress]:
             live.update(tracker.render())
 
 
+# -- changes and plans ---------------------------------------------------------------------------
+UNKNOWN_TEXT = "(known after up)"  # as orderpoc.resources.base.Unknown.TEXT, without importing boto3
+
+
+def value_text(value: Any, limit: int = 60) -> str:
+    """A config value on one line: strings bare, the rest as compact JSON, long ones cut."""
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def change_text(change: Change) -> str:
+    return f"{change.field}: {value_text(change.live)} -> {value_text(change.desired)}"
+
+
+def done_detail(event: Event) -> str:
+    """What an update changed, or what forced a replace, for the progress row."""
+    text = "; ".join(change_text(c) for c in event.changes)
+    if event.forced_by:
+        text = f"forced by {', '.join(event.forced_by)}" + (f"; {text}" if text else "")
+    return text
+
+
+_PLAN_STYLE = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "replace": ("-/+", "magenta"),
+    "delete": ("-", "red"),
+    "unchanged": ("", "dim"),
+    "unknown": ("?", "bold red"),
+}
+
+
+def plan_summary(plan: Plan) -> str:
+    counts = plan.counts
+    return ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete"))
+
+
+def print_plan(plan: Plan, title: str) -> None:
+    """One line per resource with its action; below it every changed field, live -> desired."""
+    console.print(f"[bold]{title}[/]", soft_wrap=True)
+    for step in plan.steps:
+        console.print(_plan_line(step), soft_wrap=True)
+        for line in _plan_details(step):
+            console.print(Text(f"      {line}", style="dim"), soft_wrap=True)
+    if plan.errors:
+        console.print(f"[bold red]Could not plan {len(plan.errors)} resource(s).[/]")
+    elif not plan.pending:
+        console.print("[bold green]No changes.[/] The stack matches its declaration.")
+    console.print(f"Plan: {plan_summary(plan)}.")
+
+
+def _plan_line(step: Step) -> Text:
+    mark, style = _PLAN_STYLE.get(step.action, ("", ""))
+    text = Text(f"{mark:>3} ", style=style)
+    text.append(f"{step.action:<9}", style=style)
+    text.append(f" {step.kind:<21} {step.name}")
+    if step.action == "replace":
+        text.append(f"  (forced by {', '.join(step.forced_by)})", style="magenta")
+    return text
+
+
+def _plan_details(step: Step) -> list[str]:
+    if step.error:
+        return [f"error: {step.error}"]
+    if step.action in {"update", "replace"}:
+        return [change_text(change) for change in step.changes]
+    if step.action == "create":
+        return [", ".join(f"{k}={value_text(v)}" for k, v in sorted(step.outputs.items()))] if step.outputs else []
+    return []
+
+
 def short_id(outputs: dict[str, Any]) -> str:
     """The identifier an operator recognises: an id, or the resource part of an ARN."""
     for key in ("id", "uuid", "statement_id", "stage"):
@@ -215,7 +292,7 @@ def drift_text(drift: list[Any]) -> str:
             parts.append(item)
             continue
         fields = item if isinstance(item, dict) else vars(item)
-        parts.append(f"{fields.get('field')}: {fields.get('live')} -> {fields.get('desired')}")
+        parts.append(f"{fields.get('field')}: {value_text(fields.get('live'))} -> {value_text(fields.get('desired'))}")
     return "; ".join(parts)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from orderpoc import graph
 from orderpoc.engine import Engine, EngineError, Spec, config_hash
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
+from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource
 from orderpoc.state import State
 
 
@@ -114,8 +114,8 @@ def test_drift_is_updated_in_place_and_reported(cloud, ctx, tmp_path):
     events = []
     Engine(specs(cloud, size=2), ctx, state, events.append).apply()
     assert sorted(cloud.calls) == [("update", n) for n in "abcd"]
-    detail = next(e.detail for e in events if e.key == "a" and e.phase == "done")
-    assert detail == "size: 1 -> 2"
+    done = next(e for e in events if e.key == "a" and e.phase == "done")
+    assert done.action == "update" and done.changes == (Change("size", 1, 2),)
     assert state.resources["a"]["config_hash"] == config_hash({"size": 2, "refs": []})
 
 
@@ -167,7 +167,7 @@ def test_inspect_reports_ok_missing_drifted_without_mutating(cloud, ctx, tmp_pat
     reports = {r.key: r for r in Engine(specs(cloud), ctx, state).inspect()}
     assert cloud.calls == []
     assert reports["a"].state == "missing"
-    assert reports["b"].state == "drifted" and reports["b"].drift == ["size: 5 -> 1"]
+    assert reports["b"].state == "drifted" and reports["b"].drift == [Change("size", 5, 1)]
     assert reports["c"].state == "unknown"  # cannot build its config without a
     assert reports["d"].state == "unknown"
 
@@ -224,3 +224,92 @@ def test_an_error_that_is_not_already_exists_is_not_adopted(cloud, ctx, tmp_path
     cloud.fail_on = {"a"}
     with pytest.raises(EngineError, match="boom creating a"):
         Engine([Spec("a", cloud, "a", lambda d: {"size": 1})], ctx, State(tmp_path / "s.json")).apply()
+
+
+# -- plan, and apply carrying out exactly the plan --------------------------------------------------
+class ReplacingCloud(FakeCloud):
+    """Cannot change "shape" in place; each creation gets a new ARN, as AWS ids are."""
+
+    replace_on = frozenset({"shape"})
+    serial = 0
+
+    def create(self, ctx: Context, name: str, desired: Config) -> Live:
+        self.serial += 1
+        return super().create(ctx, name, {**desired, "serial": self.serial})
+
+    def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
+        return super().update(ctx, name, live, {**desired, "serial": live.config["serial"]})
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        live = super().find(ctx, name, desired)
+        return live and Live({**live.outputs, "arn": f"arn:fake:{name}:{live.config['serial']}"}, live.config)
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"name": name}  # the ARN is known only after creation
+
+
+def shaped(cloud: FakeCloud, size: int = 1, shape: str = "round") -> list[Spec]:
+    return [
+        Spec("a", cloud, "a", lambda d: {"size": size, "shape": shape}),
+        Spec("b", cloud, "b", lambda d: {"size": size, "ref": d["a"]["arn"]}, ("a",)),
+        Spec("c", cloud, "c", lambda d: {"size": 1}),
+        Spec("d", cloud, "d", lambda d: {"size": 1}),
+    ]
+
+
+def actions_done(events) -> dict[str, str]:
+    return {e.key: e.action for e in events if e.phase == "done"}
+
+
+def test_plan_on_nothing_creates_everything_without_a_call(cloud, ctx, tmp_path):
+    cloud = ReplacingCloud()
+    plan = Engine(shaped(cloud), ctx, State(tmp_path / "s.json")).plan()
+    assert cloud.calls == [] and not (tmp_path / "s.json").exists()
+    assert [(s.key, s.action) for s in plan.steps] == [
+        ("a", "create"),
+        ("b", "create"),
+        ("c", "create"),
+        ("d", "create"),
+    ]
+    # a dependent's config holds what is known only after creation as "(known after up)"
+    b = next(s for s in plan.steps if s.key == "b")
+    assert b.desired["ref"] == "(known after up)" and plan.steps[0].outputs["arn"] == "(known after up)"
+    assert plan.counts == {"create": 4, "update": 0, "replace": 0, "delete": 0, "unchanged": 0}
+    assert plan.pending and not plan.destructive
+
+
+def test_apply_takes_exactly_the_planned_actions_for_every_kind_of_change(ctx, tmp_path):
+    cloud, state = ReplacingCloud(), State(tmp_path / "s.json")
+    Engine(shaped(cloud), ctx, state).apply()
+    state.record("gone", {"kind": "fake", "name": "gone", "outputs": {"name": "gone"}})  # no longer declared
+    cloud.items["gone"] = {"size": 1}
+    del cloud.items["c"]  # deleted out of band: create
+    cloud.items["d"]["size"] = 9  # edited out of band: update
+    cloud.calls.clear()
+    specs = shaped(cloud, shape="square")  # a: a field that cannot change in place, so b's ref changes too
+    plan = Engine(specs, ctx, state).plan()
+    assert cloud.calls == []
+    planned = {s.key: s.action for s in plan.steps}
+    assert planned == {"a": "replace", "b": "update", "c": "create", "d": "update", "gone": "delete"}
+    a = plan.steps[0]
+    assert a.forced_by == ["shape"] and a.changes == [Change("shape", "round", "square")]
+    d = next(s for s in plan.steps if s.key == "d")
+    assert d.changes == [Change("size", 9, 1)]
+    assert plan.destructive
+    events = []
+    Engine(specs, ctx, state, events.append).apply(plan)
+    assert actions_done(events) == planned
+    assert ("delete", "a") in cloud.calls and ("create", "a") in cloud.calls and "gone" not in cloud.items
+    assert "gone" not in state.resources
+    again = Engine(specs, ctx, state).plan()
+    assert {s.action for s in again.steps} == {"unchanged"} and not again.pending
+
+
+def test_for_destroy_lists_what_exists_dependents_first(ctx, tmp_path):
+    cloud, state = ReplacingCloud(), State(tmp_path / "s.json")
+    Engine(shaped(cloud), ctx, state).apply()
+    del cloud.items["c"]
+    cloud.calls.clear()
+    plan = Engine(shaped(cloud), ctx, state).plan().for_destroy()
+    assert cloud.calls == []
+    assert [(s.key, s.action) for s in plan.steps] == [("d", "delete"), ("b", "delete"), ("a", "delete")]

@@ -8,6 +8,7 @@ import json
 from apigw_helpers import API, URI, api_desired, resource_ids
 
 from orderpoc.resources.apigateway import rest_api, stage
+from orderpoc.resources.base import Change
 
 
 def test_find_nothing(ctx):
@@ -52,7 +53,7 @@ def test_model_schema_change_replaces_model_and_its_methods(ctx, calls, api):
     want["model"] = copy.deepcopy(want["model"])
     want["model"]["schema"]["required"] = ["customerId", "items"]
     live = rest_api.find(ctx, API, want)
-    assert [d.split(":")[0] for d in rest_api.drift(live, want)] == ["model.schema.required"]
+    assert [d.field for d in rest_api.drift(live, want)] == ["model.schema.required"]
     calls.clear()
     fixed = rest_api.update(ctx, API, live, want)
     assert calls.mutating == ["DeleteMethod", "DeleteModel", "CreateModel", "PutMethod", "PutIntegration"]
@@ -75,13 +76,14 @@ def test_out_of_band_method_change_is_put_back(ctx, calls, api):
     client.put_method(restApiId=api["id"], resourceId=ids["/order"], httpMethod="DELETE", authorizationType="NONE")
     live = rest_api.find(ctx, API, want)
     drift = rest_api.drift(live, want)
-    assert drift[0].startswith("integration_uri: null -> arn:aws:apigateway:")  # GET lost its integration
-    assert drift[1:] == [
-        "route GET /order/{orderId}: api_key_required: false -> true",
-        "route GET /order/{orderId}: validate: false -> true",
-        'route GET /order/{orderId}: request_parameters: {} -> {"method.request.path.orderId":true}',
-        "route DELETE /order: not desired",
+    assert drift[0].field == "integration_uri" and drift[0].live is None  # GET lost its integration
+    assert drift[0].desired.startswith("arn:aws:apigateway:")
+    assert [(c.field, c.live, c.desired) for c in drift[1:4]] == [
+        ("routes.GET /order/{orderId}.api_key_required", False, True),
+        ("routes.GET /order/{orderId}.validate", False, True),
+        ("routes.GET /order/{orderId}.request_parameters", "{}", '{"method.request.path.orderId":true}'),
     ]
+    assert drift[4].field == "routes.DELETE /order" and drift[4].desired is None  # not declared
     calls.clear()
     fixed = rest_api.update(ctx, API, live, want)
     assert calls.mutating == ["DeleteMethod", "PutMethod", "PutIntegration", "DeleteMethod"]
@@ -109,7 +111,7 @@ def test_integration_and_settings_drift_fixed_in_place(ctx, calls, api):
         restApiId=api["id"], patchOperations=[{"op": "replace", "path": "/description", "value": "x"}]
     )
     live = rest_api.find(ctx, API, want)
-    assert [d.split(":")[0] for d in rest_api.drift(live, want)] == [
+    assert [d.field for d in rest_api.drift(live, want)] == [
         "description",
         "integration_uri",
         "validator.validate_parameters",
@@ -134,7 +136,7 @@ def test_delete_by_name(ctx, api):
 
 # -- stage ------------------------------------------------------------------------------------
 
-SETTINGS = {"throttlingRateLimit": 50.0, "throttlingBurstLimit": 100, "metricsEnabled": False}
+SETTINGS = {"throttling_rate_limit": 50.0, "throttling_burst_limit": 100, "metrics_enabled": False}
 
 
 def stage_desired(ctx, api, revision="rev-1", **overrides) -> dict:
@@ -173,7 +175,7 @@ def test_stage_new_revision_deploys(ctx, calls, api):
     created = stage.create(ctx, "v1", stage_desired(ctx, api))
     want = stage_desired(ctx, api, revision="rev-2")
     live = stage.find(ctx, "v1", want)
-    assert stage.drift(live, want) == ["revision: rev-1 -> rev-2"]
+    assert stage.drift(live, want) == [Change("revision", "rev-1", "rev-2")]
     calls.clear()
     fixed = stage.update(ctx, "v1", live, want)
     assert calls.mutating == ["CreateDeployment", "UpdateStage", "DeleteDeployment"]
@@ -192,7 +194,7 @@ def test_stage_settings_drift_patched(ctx, calls, api):
         patchOperations=[{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "7"}],
     )
     live = stage.find(ctx, "v1", want)
-    assert stage.drift(live, want) == ["method_settings.throttlingBurstLimit: 7 -> 100"]
+    assert stage.drift(live, want) == [Change("method_settings.throttling_burst_limit", 7, 100)]
     calls.clear()
     assert stage.drift(stage.update(ctx, "v1", live, want), want) == []
     assert calls.mutating == ["UpdateStage"]

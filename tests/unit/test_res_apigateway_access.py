@@ -7,6 +7,7 @@ import json
 import pytest
 
 from orderpoc.resources.apigateway import api_key, stage, usage_plan
+from orderpoc.resources.base import Change
 
 KEY, PLAN = "orderpoc-test-key", "orderpoc-test-plan"
 
@@ -42,7 +43,7 @@ def test_key_disabled_out_of_band_is_enabled_again(ctx, calls):
         apiKey=created.outputs["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
     )
     live = api_key.find(ctx, KEY, want)
-    assert api_key.drift(live, want) == ["enabled: false -> true"]
+    assert api_key.drift(live, want) == [Change("enabled", False, True)]
     calls.clear()
     assert api_key.drift(api_key.update(ctx, KEY, live, want), want) == []
     assert calls.mutating == ["UpdateApiKey"]
@@ -70,8 +71,8 @@ def wiring(ctx, api) -> dict:
 
 def plan_desired(ctx, wiring, **overrides) -> dict:
     return {
-        "api_stages": [{"apiId": wiring["api_id"], "stage": "v1"}],
-        "throttle": {"rateLimit": 50.0, "burstLimit": 100},
+        "api_stages": [{"api_id": wiring["api_id"], "stage": "v1"}],
+        "throttle": {"rate_limit": 50.0, "burst_limit": 100},
         "quota": {"limit": 100000, "period": "DAY"},
         "api_key_ids": [wiring["key_id"]],
         "description": "orderpoc test plan",
@@ -105,7 +106,7 @@ def test_plan_drift_fixed(ctx, calls, wiring):
     client.delete_usage_plan_key(usagePlanId=created.outputs["id"], keyId=wiring["key_id"])
     want = plan_desired(ctx, wiring)  # and a quota now
     live = usage_plan.find(ctx, PLAN, want)
-    assert [d.split(":")[0] for d in usage_plan.drift(live, want)] == ["throttle.burstLimit", "quota", "api_key_ids"]
+    assert [d.field for d in usage_plan.drift(live, want)] == ["throttle.burst_limit", "quota", "api_key_ids"]
     calls.clear()
     fixed = usage_plan.update(ctx, PLAN, live, want)
     assert calls.mutating == ["UpdateUsagePlan", "CreateUsagePlanKey"]

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from orderpoc.errors import ResourceError
+from orderpoc.resources.base import Change
 from orderpoc.resources.dynamodb import table
 
 NAME = "orderpoc-test-orders"
@@ -63,10 +64,12 @@ def test_stream_view_type_and_tag_drift_fixed(ctx, calls, restreamable):
     )
     want = desired(ctx)
     live = table.find(ctx, NAME, want)
-    assert table.drift(live, want) == [
-        "stream_view_type: KEYS_ONLY -> NEW_IMAGE",
-        "tags.orderpoc:stack: x -> orderpoc-test",
+    changes = table.drift(live, want)
+    assert changes == [
+        Change("stream_view_type", "KEYS_ONLY", "NEW_IMAGE"),
+        Change("tags.orderpoc:stack", "x", "orderpoc-test"),
     ]
+    assert table.forced_by(changes) == [] and table.outputs_changed_by(changes) == {"stream_arn"}
     calls.clear()
     updated = table.update(ctx, NAME, live, want)
     # Disable then enable: a stream's view type cannot be changed in place.
@@ -81,7 +84,7 @@ def test_stream_disabled_out_of_band(ctx, restreamable):
     want = desired(ctx)
     live = table.find(ctx, NAME, want)
     assert live.outputs["stream_arn"] is None
-    assert table.drift(live, want) == ["stream_view_type: null -> NEW_IMAGE"]
+    assert table.drift(live, want) == [Change("stream_view_type", None, "NEW_IMAGE")]
     assert table.drift(table.update(ctx, NAME, live, want), want) == []
 
 
@@ -89,7 +92,8 @@ def test_hash_key_change_is_refused(ctx):
     table.create(ctx, NAME, desired(ctx))
     want = desired(ctx, hash_key="id")
     live = table.find(ctx, NAME, want)
-    assert table.drift(live, want) == ["hash_key: orderId -> id"]
+    assert table.drift(live, want) == [Change("hash_key", "orderId", "id")]
+    assert table.forced_by(table.drift(live, want)) == ["hash_key"]  # the engine replaces the table
     with pytest.raises(ResourceError, match="orderpoc down"):
         table.update(ctx, NAME, live, want)
 
@@ -104,7 +108,7 @@ def test_point_in_time_recovery_optional(ctx, calls):
     assert "DescribeContinuousBackups" not in calls.names  # not asked for, not read
     off = desired(ctx, point_in_time_recovery=False)
     live = table.find(ctx, NAME, off)
-    assert table.drift(live, off) == ["point_in_time_recovery: true -> false"]
+    assert table.drift(live, off) == [Change("point_in_time_recovery", True, False)]
     table.update(ctx, NAME, live, off)
     assert table.drift(table.find(ctx, NAME, off), off) == []
 

@@ -6,6 +6,7 @@ import pytest
 from lambda_helpers import FUNCTION
 
 from orderpoc.errors import ResourceError
+from orderpoc.resources.base import Change
 from orderpoc.resources.event_source import mapping
 
 QUEUE, TABLE = "orderpoc-test-orders", "orderpoc-test-orders"
@@ -33,31 +34,31 @@ def stream_arn(ctx) -> str:
 
 def sqs_desired(queue_arn: str, **overrides) -> dict:
     return {
-        "FunctionName": FUNCTION,
-        "EventSourceArn": queue_arn,
-        "Enabled": True,
-        "BatchSize": 10,
-        "MaximumBatchingWindowInSeconds": 1,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "ScalingConfig": {"MaximumConcurrency": 5},
+        "function_name": FUNCTION,
+        "event_source_arn": queue_arn,
+        "enabled": True,
+        "batch_size": 10,
+        "maximum_batching_window_in_seconds": 1,
+        "function_response_types": ["ReportBatchItemFailures"],
+        "scaling_config": {"maximum_concurrency": 5},
         **overrides,
     }
 
 
 def stream_desired(stream_arn: str, failure_arn: str, **overrides) -> dict:
     return {
-        "FunctionName": FUNCTION,
-        "EventSourceArn": stream_arn,
-        "Enabled": True,
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": 100,
-        "MaximumBatchingWindowInSeconds": 0,
-        "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
-        "MaximumRetryAttempts": 3,
-        "BisectBatchOnFunctionError": True,
-        "MaximumRecordAgeInSeconds": 3600,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "DestinationConfig": {"OnFailure": {"Destination": failure_arn}},
+        "function_name": FUNCTION,
+        "event_source_arn": stream_arn,
+        "enabled": True,
+        "starting_position": "TRIM_HORIZON",
+        "batch_size": 100,
+        "maximum_batching_window_in_seconds": 0,
+        "filter_criteria": {"filters": [{"pattern": '{"eventName": ["INSERT"]}'}]},
+        "maximum_retry_attempts": 3,
+        "bisect_batch_on_function_error": True,
+        "maximum_record_age_in_seconds": 3600,
+        "function_response_types": ["ReportBatchItemFailures"],
+        "destination_config": {"on_failure": {"destination": failure_arn}},
         **overrides,
     }
 
@@ -75,7 +76,7 @@ def test_sqs_create_find_rerun_is_free(ctx, calls, function, queue_arn):
     calls.clear()
     live = mapping.find(ctx, SQS_NAME, want)
     assert live.outputs == created.outputs
-    assert live.config["FunctionName"] == FUNCTION  # normalised from FunctionArn
+    assert live.config["function_name"] == FUNCTION  # normalised from FunctionArn
     assert mapping.drift(live, want) == [] and calls.mutating == []
     assert mapping.figures(ctx, live) == {"state": "Enabled"}
 
@@ -94,10 +95,10 @@ def test_stream_create_find_rerun_is_free(ctx, calls, function, stream_arn, queu
     mapping.create(ctx, STREAM_NAME, want)
     calls.clear()
     live = mapping.find(ctx, STREAM_NAME, want)
-    assert live.config["EventSourceArn"] == stream_arn
+    assert live.config["event_source_arn"] == stream_arn
     # the filter pattern is compared as JSON, not as text
     respaced = stream_desired(
-        stream_arn, queue_arn, FilterCriteria={"Filters": [{"Pattern": '{"eventName":["INSERT"]}'}]}
+        stream_arn, queue_arn, filter_criteria={"filters": [{"pattern": '{"eventName":["INSERT"]}'}]}
     )
     assert mapping.drift(live, want) == [] and mapping.drift(live, respaced) == []
     assert calls.mutating == []
@@ -108,24 +109,24 @@ def test_drift_updates_only_what_changed(ctx, calls, function, queue_arn):
     created = mapping.create(ctx, SQS_NAME, want)
     ctx.clients("lambda").update_event_source_mapping(UUID=created.outputs["uuid"], BatchSize=5, Enabled=False)
     live = mapping.find(ctx, SQS_NAME, want)
-    assert sorted(d.split(":")[0] for d in mapping.drift(live, want)) == ["BatchSize", "Enabled"]
+    assert sorted(d.field for d in mapping.drift(live, want)) == ["batch_size", "enabled"]
     calls.clear()
     fixed = mapping.update(ctx, SQS_NAME, live, want)
     assert calls.mutating == ["UpdateEventSourceMapping"]
     assert fixed.outputs == created.outputs and mapping.drift(fixed, want) == []
 
 
-def test_create_only_drift_recreates(ctx, calls, function, stream_arn, queue_arn):
+def test_create_only_drift_forces_a_replace(ctx, calls, function, stream_arn, queue_arn):
     mapping.create(ctx, STREAM_NAME, stream_desired(stream_arn, queue_arn))
-    want = stream_desired(stream_arn, queue_arn, StartingPosition="LATEST")
+    want = stream_desired(stream_arn, queue_arn, starting_position="LATEST", batch_size=50)
     live = mapping.find(ctx, STREAM_NAME, want)
-    assert mapping.drift(live, want) == [
-        "StartingPosition: TRIM_HORIZON -> LATEST (cannot be updated in place: the mapping is recreated)"
-    ]
+    changes = mapping.drift(live, want)
+    assert changes == [Change("starting_position", "TRIM_HORIZON", "LATEST"), Change("batch_size", 100, 50)]
+    assert mapping.forced_by(changes) == ["starting_position"]
     calls.clear()
-    fixed = mapping.update(ctx, STREAM_NAME, live, want)
-    assert calls.mutating == ["DeleteEventSourceMapping", "CreateEventSourceMapping"]
-    assert fixed.outputs["uuid"] != live.outputs["uuid"] and mapping.drift(fixed, want) == []
+    with pytest.raises(ResourceError, match="starting_position cannot be updated in place"):
+        mapping.update(ctx, STREAM_NAME, live, want)  # the engine replaces it instead
+    assert calls.mutating == []
 
 
 def test_delete(ctx, function, queue_arn):

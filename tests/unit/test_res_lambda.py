@@ -8,6 +8,7 @@ from lambda_helpers import FUNCTION, function_desired, make_zip
 from orderpoc.errors import ResourceError
 from orderpoc.resources.awslambda import function as fn_kind
 from orderpoc.resources.awslambda import permission
+from orderpoc.resources.base import Change
 
 PERMISSION = f"{FUNCTION}|apigateway-invoke"
 
@@ -78,7 +79,7 @@ def test_config_drift_updates_configuration_only(ctx, calls, role_arn):
     )
     live = fn_kind.find(ctx, FUNCTION, want)
     drift = fn_kind.drift(live, want)
-    assert [d.split(":")[0] for d in drift] == ["timeout", "environment"]  # an extra variable is drift
+    assert [d.field for d in drift] == ["timeout", "environment"]  # an extra variable is drift
     calls.clear()
     fixed = fn_kind.update(ctx, FUNCTION, live, want)
     assert calls.mutating == ["UpdateFunctionConfiguration"]
@@ -90,7 +91,7 @@ def test_new_code_updates_code_only(ctx, calls, role_arn):
     fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
     want = function_desired(ctx, role_arn, code=make_zip("def handler(e, c):\n    return 42\n"))
     live = fn_kind.find(ctx, FUNCTION, want)
-    assert [d.split(":")[0] for d in fn_kind.drift(live, want)] == ["code_sha256"]
+    assert [d.field for d in fn_kind.drift(live, want)] == ["code_sha256"]
     calls.clear()
     fixed = fn_kind.update(ctx, FUNCTION, live, want)
     assert calls.mutating == ["UpdateFunctionCode"]  # not UpdateFunctionConfiguration
@@ -101,7 +102,7 @@ def test_tag_drift_tags_only(ctx, calls, role_arn):
     fn_kind.create(ctx, FUNCTION, function_desired(ctx, role_arn))
     want = function_desired(ctx, role_arn, tags={**ctx.tags, "team": "orders"})
     live = fn_kind.find(ctx, FUNCTION, want)
-    assert fn_kind.drift(live, want) == ["tags.team: null -> orders"]
+    assert fn_kind.drift(live, want) == [Change("tags.team", None, "orders")]
     calls.clear()
     assert fn_kind.drift(fn_kind.update(ctx, FUNCTION, live, want), want) == []
     assert calls.mutating == ["TagResource"]
@@ -146,7 +147,7 @@ def test_permission_drift_replaces_statement(ctx, calls, function):
     permission.create(ctx, PERMISSION, permission_desired())
     want = permission_desired("arn:aws:execute-api:us-east-1:123456789012:xyz789/*/*/order*")
     live = permission.find(ctx, PERMISSION, want)
-    assert [d.split(":")[0] for d in permission.drift(live, want)] == ["source_arn"]
+    assert [d.field for d in permission.drift(live, want)] == ["source_arn"]
     calls.clear()
     permission.update(ctx, PERMISSION, live, want)
     assert calls.mutating == ["RemovePermission", "AddPermission"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orderpoc.resources.base import Change
 from orderpoc.resources.logs import log_group
 
 NAME = "/aws/lambda/orderpoc-test-intake"
@@ -37,7 +38,10 @@ def test_retention_and_tag_drift_fixed(ctx, calls):
     logs.put_retention_policy(logGroupName=NAME, retentionInDays=3)
     logs.tag_log_group(logGroupName=NAME, tags={"orderpoc:stack": "other"})
     live = log_group.find(ctx, NAME, want)
-    assert log_group.drift(live, want) == ["retention_days: 3 -> 14", "tags.orderpoc:stack: other -> orderpoc-test"]
+    assert log_group.drift(live, want) == [
+        Change("retention_days", 3, 14),
+        Change("tags.orderpoc:stack", "other", "orderpoc-test"),
+    ]
     calls.clear()
     updated = log_group.update(ctx, NAME, live, want)
     assert sorted(calls.mutating) == ["PutRetentionPolicy", "TagResource"]
@@ -49,7 +53,7 @@ def test_never_expire(ctx):
     log_group.create(ctx, NAME, desired(ctx))
     want = desired(ctx, days=None)
     live = log_group.find(ctx, NAME, want)
-    assert log_group.drift(live, want) == ["retention_days: 14 -> null"]
+    assert log_group.drift(live, want) == [Change("retention_days", 14, None)]
     log_group.update(ctx, NAME, live, want)
     assert log_group.find(ctx, NAME, want).config["retention_days"] is None
 

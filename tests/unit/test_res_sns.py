@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from orderpoc.resources.base import Change
 from orderpoc.resources.sns import subscription, topic
 
 NAME, EMAIL = "orderpoc-test-order-events", "ops@example.com"
 
 
 def desired(ctx, **attributes: str) -> dict:
-    return {"attributes": attributes, "tags": dict(ctx.tags)}
+    return {**attributes, "tags": dict(ctx.tags)}
 
 
 def sub_desired(topic_arn: str, endpoint: str = EMAIL) -> dict:
@@ -24,7 +25,7 @@ def test_find_nothing_is_read_only(ctx, calls):
 
 
 def test_create_find_rerun_is_free(ctx, calls):
-    want = desired(ctx, DisplayName="orders")
+    want = desired(ctx, display_name="orders")
     created = topic.create(ctx, NAME, want)
     assert created.outputs == {"arn": ctx.arn("sns", NAME), "name": NAME}
     calls.clear()
@@ -35,15 +36,15 @@ def test_create_find_rerun_is_free(ctx, calls):
 
 
 def test_attribute_and_tag_drift_fixed(ctx, calls):
-    want = desired(ctx, DisplayName="orders")
+    want = desired(ctx, display_name="orders")
     created = topic.create(ctx, NAME, want)
     sns = ctx.clients("sns")
     sns.set_topic_attributes(TopicArn=created.outputs["arn"], AttributeName="DisplayName", AttributeValue="x")
     sns.tag_resource(ResourceArn=created.outputs["arn"], Tags=[{"Key": "orderpoc:stack", "Value": "other"}])
     live = topic.find(ctx, NAME, want)
     assert topic.drift(live, want) == [
-        "attributes.DisplayName: x -> orders",
-        "tags.orderpoc:stack: other -> orderpoc-test",
+        Change("display_name", "x", "orders"),
+        Change("tags.orderpoc:stack", "other", "orderpoc-test"),
     ]
     calls.clear()
     assert topic.drift(topic.update(ctx, NAME, live, want), want) == []

@@ -7,22 +7,24 @@ import json
 import pytest
 
 from orderpoc.errors import ResourceError
+from orderpoc.resources.base import Change
 from orderpoc.resources.sqs import queue
 
 NAME, DLQ = "orderpoc-test-orders", "orderpoc-test-orders-dlq"
 
 
-def desired(ctx, redrive: dict | None = None, **attributes: str) -> dict:
-    attrs = {
-        "VisibilityTimeout": "180",
-        "MessageRetentionPeriod": "1209600",
-        "SqsManagedSseEnabled": "true",
-        "ReceiveMessageWaitTimeSeconds": "20",
+def desired(ctx, redrive: dict | None = None, **attributes: object) -> dict:
+    config = {
+        "visibility_timeout": 180,
+        "message_retention_period": 1209600,
+        "sqs_managed_sse_enabled": True,
+        "receive_message_wait_time_seconds": 20,
         **attributes,
+        "tags": dict(ctx.tags),
     }
     if redrive:
-        attrs["RedrivePolicy"] = redrive
-    return {"attributes": attrs, "tags": dict(ctx.tags)}
+        config["redrive_policy"] = redrive
+    return config
 
 
 def test_find_nothing(ctx):
@@ -40,28 +42,27 @@ def test_create_find_rerun_is_free(ctx, calls):
     calls.clear()
     live = queue.find(ctx, NAME, want)
     assert live.outputs == created.outputs
-    assert "ApproximateNumberOfMessages" in live.config["attributes"]  # observed has more: not compared
+    assert "approximate_number_of_messages" in live.config  # observed has more: not compared
+    assert live.config["visibility_timeout"] == 180 and live.config["sqs_managed_sse_enabled"] is True
     assert queue.drift(live, want) == []
     assert calls.mutating == []
 
 
 def test_redrive_policy_round_trip(ctx, calls):
     dlq = queue.create(ctx, DLQ, desired(ctx))
-    want = desired(ctx, redrive={"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 5})
+    want = desired(ctx, redrive={"dead_letter_target_arn": dlq.outputs["arn"], "max_receive_count": 5})
     queue.create(ctx, NAME, want)
     raw = ctx.clients("sqs").get_queue_attributes(
         QueueUrl=queue.find(ctx, NAME, want).outputs["url"], AttributeNames=["RedrivePolicy"]
     )["Attributes"]
-    assert json.loads(raw["RedrivePolicy"]) == want["attributes"]["RedrivePolicy"]  # written as JSON
+    # written as JSON, in SQS's own camelCase
+    assert json.loads(raw["RedrivePolicy"]) == {"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 5}
     calls.clear()
     live = queue.find(ctx, NAME, want)
-    assert live.config["attributes"]["RedrivePolicy"] == {
-        "deadLetterTargetArn": dlq.outputs["arn"],
-        "maxReceiveCount": 5,
-    }
+    assert live.config["redrive_policy"] == {"dead_letter_target_arn": dlq.outputs["arn"], "max_receive_count": 5}
     assert queue.drift(live, want) == [] and calls.mutating == []
-    changed = desired(ctx, redrive={"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 3})
-    assert queue.drift(live, changed) == ["attributes.RedrivePolicy.maxReceiveCount: 5 -> 3"]
+    changed = desired(ctx, redrive={"dead_letter_target_arn": dlq.outputs["arn"], "max_receive_count": 3})
+    assert queue.drift(live, changed) == [Change("redrive_policy.max_receive_count", 5, 3)]
     queue.update(ctx, NAME, live, changed)
     assert queue.drift(queue.find(ctx, NAME, changed), changed) == []
 
@@ -76,8 +77,8 @@ def test_attribute_and_tag_drift_fixed(ctx, calls):
     sqs.tag_queue(QueueUrl=created.outputs["url"], Tags={"orderpoc:stack": "other"})
     live = queue.find(ctx, NAME, want)
     assert queue.drift(live, want) == [
-        "attributes.VisibilityTimeout: 30 -> 180",
-        "tags.orderpoc:stack: other -> orderpoc-test",
+        Change("visibility_timeout", 30, 180),
+        Change("tags.orderpoc:stack", "other", "orderpoc-test"),
     ]
     calls.clear()
     updated = queue.update(ctx, NAME, live, want)
@@ -85,7 +86,7 @@ def test_attribute_and_tag_drift_fixed(ctx, calls):
     assert calls.mutating == ["SetQueueAttributes", "TagQueue"]
     after = queue.find(ctx, NAME, want)
     assert queue.drift(after, want) == []
-    assert after.config["attributes"]["DelaySeconds"] == "5"  # not desired, so not touched
+    assert after.config["delay_seconds"] == 5  # not desired, so not touched
 
 
 def test_create_waits_out_queue_deleted_recently(ctx, clock):

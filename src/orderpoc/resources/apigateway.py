@@ -15,7 +15,7 @@ from orderpoc.resources import apigateway_routes as routes
 from orderpoc.resources.apigateway_access import api_key, usage_plan
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.apigateway_stage import stage
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags, say_retry
 
 __all__ = ["RestApi", "api_key", "find_api", "rest_api", "stage", "usage_plan"]
@@ -28,6 +28,9 @@ def _endpoint_type(api: dict[str, Any]) -> str | None:
 
 class RestApi(Resource):
     kind = "rest_api"
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"id": UNKNOWN, "name": name, "root_id": UNKNOWN, "arn": UNKNOWN, "execute_arn": UNKNOWN}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         api = find_api(ctx, name)
@@ -98,21 +101,24 @@ class RestApi(Resource):
             on_wait=lambda msg, delay: ctx.say(f"{name}: {msg} in {delay:.0f}s (1 API delete per 30 s)"),
         )
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
-        # Routes compared one by one, so the message names the route and the field.
-        problems = diff_config({k: v for k, v in desired.items() if k != "routes"}, live.config)
+    def drift(self, live: Live, desired: Config) -> list[Change]:
+        # Routes compared one by one, so a change names the route ("routes.GET /order/{orderId}")
+        # and the field; a missing route has live None, one nobody declared desired None.
+        changes = diff_config({k: v for k, v in desired.items() if k != "routes"}, live.config)
         have = {(r["path"], r["method"]): r for r in live.config.get("routes") or []}
         want = {(r["path"], r["method"]): r for r in desired.get("routes") or []}
         for (path, verb), route in want.items():
             if (path, verb) not in have:
-                problems.append(f"route {verb} {path}: missing")
+                changes.append(Change(f"routes.{verb} {path}", None, route))
             else:
-                problems += routes.route_diff(route, have[(path, verb)], prefix=f"route {verb} {path}: ")
-        problems += [f"route {verb} {path}: not desired" for path, verb in have if (path, verb) not in want]
-        # Twins (made by another tool): "resource /order: 2 copies -> 1"; up removes the extra ones.
+                changes += routes.route_diff(route, have[(path, verb)], prefix=f"routes.{verb} {path}.")
+        changes += [
+            Change(f"routes.{verb} {path}", have[(path, verb)], None) for path, verb in have if (path, verb) not in want
+        ]
+        # Twins (made by another tool): "resource /order", 2 copies -> 1; up removes the extra ones.
         twins = Counter(live.config.get("twins") or [])
-        problems += [f"{twin}: {extra + 1} copies -> 1" for twin, extra in sorted(twins.items())]
-        return problems
+        changes += [Change(twin, extra + 1, 1) for twin, extra in sorted(twins.items())]
+        return changes
 
     def _live(self, ctx: Context, api: dict[str, Any], desired: Config) -> Live:
         snap = routes.observe(ctx.clients("apigateway"), api["id"], desired)

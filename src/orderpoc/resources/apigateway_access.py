@@ -10,8 +10,17 @@ from typing import Any
 
 from orderpoc.aws import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
-from orderpoc.resources.util import changed_tags, paginate, pick_ours, recorded_or_found, say_retry
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, diff_config
+from orderpoc.resources.util import (
+    aws_name,
+    changed_tags,
+    from_aws,
+    paginate,
+    pick_ours,
+    recorded_or_found,
+    say_retry,
+    to_aws,
+)
 
 
 def _arn(ctx: Context, path: str) -> str:
@@ -20,6 +29,9 @@ def _arn(ctx: Context, path: str) -> str:
 
 class ApiKey(Resource):
     kind = "api_key"
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"id": UNKNOWN}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         keys = paginate(ctx.clients("apigateway"), "get_api_keys", "items", nameQuery=name, includeValues=False)
@@ -76,20 +88,22 @@ def _num(value: Any) -> str:
 
 
 def _throttle(t: dict[str, Any] | None) -> Config | None:
+    """Throttle settings in the config's shape (snake_case, typed) from either spelling."""
     if not t:
         return None
-    out = dict(t)
-    if "rateLimit" in t:
-        out["rateLimit"] = float(t["rateLimit"])  # a double on AWS; moto stores patched values as int
-    if "burstLimit" in t:
-        out["burstLimit"] = int(t["burstLimit"])
+    out = from_aws(t)
+    if "rate_limit" in out:
+        out["rate_limit"] = float(out["rate_limit"])  # a double on AWS; moto stores patched values as int
+    if "burst_limit" in out:
+        out["burst_limit"] = int(out["burst_limit"])
     return out
 
 
 def _quota(q: dict[str, Any] | None) -> Config | None:
     if not q:
         return None
-    return {**q, "limit": int(q["limit"])} if "limit" in q else dict(q)  # moto keeps patched text
+    out = from_aws(q)
+    return {**out, "limit": int(out["limit"])} if "limit" in out else out  # moto keeps patched text
 
 
 def _align(have: list[Any], want: list[Any] | None) -> list[Any]:
@@ -101,8 +115,18 @@ def _align(have: list[Any], want: list[Any] | None) -> list[Any]:
     )
 
 
+def _stage_ref(stage: dict[str, Any]) -> str:
+    return f"{stage['api_id']}:{stage['stage']}"
+
+
 class UsagePlan(Resource):
+    """Config: api_stages [{api_id, stage}], throttle {rate_limit, burst_limit}, quota {limit,
+    period, offset}, api_key_ids, description, tags."""
+
     kind = "usage_plan"
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"id": UNKNOWN}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         plans = list(paginate(ctx.clients("apigateway"), "get_usage_plans", "items"))
@@ -113,13 +137,12 @@ class UsagePlan(Resource):
         params: dict[str, Any] = {
             "name": name,
             "description": desired.get("description", ""),
-            "apiStages": desired.get("api_stages") or [],
+            "apiStages": to_aws(desired.get("api_stages") or [], camel=True),
             "tags": desired.get("tags") or {},
         }
-        if desired.get("throttle"):
-            params["throttle"] = desired["throttle"]
-        if desired.get("quota"):
-            params["quota"] = desired["quota"]
+        for part in ("throttle", "quota"):
+            if desired.get(part):
+                params[part] = to_aws(desired[part], camel=True)
         live = create_once(
             lambda: self._live(ctx, ctx.clients("apigateway", single_shot=True).create_usage_plan(**params), desired),
             lambda: self.find(ctx, name, desired),
@@ -140,11 +163,11 @@ class UsagePlan(Resource):
             elif want is not None and diff_config(want, was or {}):
                 op = "replace" if was else "add"
                 ops += [
-                    {"op": op, "path": f"/{part}/{k}", "value": _num(v) if k != "period" else v}
+                    {"op": op, "path": f"/{part}/{aws_name(k, camel=True)}", "value": _num(v) if k != "period" else v}
                     for k, v in want.items()
                 ]
-        want_stages = {f"{s['apiId']}:{s['stage']}" for s in desired.get("api_stages") or []}
-        have_stages = {f"{s['apiId']}:{s['stage']}" for s in have.get("api_stages") or []}
+        want_stages = {_stage_ref(s) for s in desired.get("api_stages") or []}
+        have_stages = {_stage_ref(s) for s in have.get("api_stages") or []}
         ops += [{"op": "add", "path": "/apiStages", "value": s} for s in sorted(want_stages - have_stages)]
         ops += [{"op": "remove", "path": "/apiStages", "value": s} for s in sorted(have_stages - want_stages)]
         if ops:
@@ -170,10 +193,7 @@ class UsagePlan(Resource):
             return False
         plan_id = live.outputs["id"]
         # Detach first: AWS refuses to delete a plan that still has API stages.
-        stages = [
-            {"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"}
-            for s in live.config["api_stages"]
-        ]
+        stages = [{"op": "remove", "path": "/apiStages", "value": _stage_ref(s)} for s in live.config["api_stages"]]
         if stages:
             # Sent again after a lost answer, "remove a stage that is not there" fails: ask instead.
             delete_once(
@@ -189,14 +209,14 @@ class UsagePlan(Resource):
             lambda: unless_not_found(lambda: client.get_usage_plan(usagePlanId=plan_id)) is None,
         )
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         want = {**desired, "throttle": _throttle(desired.get("throttle")), "quota": _quota(desired.get("quota"))}
         return diff_config(want, live.config)
 
     def _live(self, ctx: Context, plan: dict[str, Any], desired: Config) -> Live:
         keys = paginate(ctx.clients("apigateway"), "get_usage_plan_keys", "items", usagePlanId=plan["id"])
         key_ids = [k["id"] for k in keys if k.get("type", "API_KEY") == "API_KEY"]
-        stages = [{"apiId": s["apiId"], "stage": s["stage"]} for s in plan.get("apiStages") or []]
+        stages = [{"api_id": s["apiId"], "stage": s["stage"]} for s in plan.get("apiStages") or []]
         config = {
             "api_stages": _align(stages, desired.get("api_stages")),
             "throttle": _throttle(plan.get("throttle")),

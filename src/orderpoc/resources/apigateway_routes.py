@@ -19,7 +19,7 @@ from typing import Any
 
 from orderpoc.aws import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
-from orderpoc.resources.base import Config, Context, canonical, diff_config
+from orderpoc.resources.base import Change, Config, Context, canonical, diff_config
 from orderpoc.resources.util import paginate, pick_ours
 
 RouteKey = tuple[str, str]  # (path, HTTP method)
@@ -155,7 +155,7 @@ def _delete_method(client: Any, api_id: str, resource_id: str, verb: str) -> Non
     unless_not_found(lambda: client.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=verb))
 
 
-def route_diff(want: Config, have: Config, prefix: str = "") -> list[str]:
+def route_diff(want: Config, have: Config, prefix: str = "") -> list[Change]:
     """diff_config for one route, with request_parameters compared whole: an extra parameter
     someone added is drift too (the default diff ignores keys only the live side has)."""
 

@@ -15,18 +15,19 @@ import botocore.exceptions
 from orderpoc.aws import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.apigateway_routes import find_api
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical
-from orderpoc.resources.util import changed_tags, paginate, say_retry
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, is_unknown
+from orderpoc.resources.util import changed_tags, from_aws, paginate, say_retry
 from orderpoc.settings import Names
 
-# methodSettings key (as get_stage returns it) -> update_stage patch path below /{resource}/{method}/
+# method_settings key (get_stage's methodSettings in snake_case) -> update_stage patch path below
+# /{resource}/{method}/
 SETTING_PATHS = {
-    "throttlingRateLimit": "throttling/rateLimit",
-    "throttlingBurstLimit": "throttling/burstLimit",
-    "metricsEnabled": "metrics/enabled",
-    "loggingLevel": "logging/loglevel",
-    "dataTraceEnabled": "logging/dataTrace",
-    "cachingEnabled": "caching/enabled",
+    "throttling_rate_limit": "throttling/rateLimit",
+    "throttling_burst_limit": "throttling/burstLimit",
+    "metrics_enabled": "metrics/enabled",
+    "logging_level": "logging/loglevel",
+    "data_trace_enabled": "logging/dataTrace",
+    "caching_enabled": "caching/enabled",
 }
 
 
@@ -47,9 +48,12 @@ def _settings_ops(want: dict[str, Any], have: dict[str, Any]) -> list[dict[str, 
 
 class ApiStage(Resource):
     kind = "api_stage"
+    replace_on = frozenset({"rest_api_id"})  # a stage belongs to one API
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         api_id = desired["rest_api_id"]
+        if is_unknown(api_id):  # the API is yet to be created, so is its stage
+            return None
         client = ctx.clients("apigateway")
         found = unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name))
         if found is None:  # no such stage, or no such API
@@ -69,10 +73,13 @@ class ApiStage(Resource):
             "revision": revision,
             "description": found.get("description") or "",
             "tags": found.get("tags") or {},
-            "method_settings": (found.get("methodSettings") or {}).get("*/*") or {},
+            "method_settings": from_aws((found.get("methodSettings") or {}).get("*/*") or {}),
             "twin_deployments": twins,
         }
         return Live(outputs=self._outputs(ctx, api_id, name, found.get("deploymentId")), config=config)
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"stage": name, "rest_api_id": desired["rest_api_id"], "deployment_id": UNKNOWN, "invoke_url": UNKNOWN}
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         client = ctx.clients("apigateway")
@@ -112,11 +119,11 @@ class ApiStage(Resource):
             _forget_deployment(client, api_id, twin)
         return self._refind(ctx, name, desired)
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         twins = live.config.get("twin_deployments") or []
-        # Copies of the served deployment (made by another tool): "...: 2 copies -> 1"; update removes them.
+        # Copies of the served deployment (made by another tool): 2 copies -> 1; update removes them.
         return super().drift(live, desired) + (
-            [f"deployment of the served revision: {len(twins) + 1} copies -> 1"] if twins else []
+            [Change("deployment of the served revision", len(twins) + 1, 1)] if twins else []
         )
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:

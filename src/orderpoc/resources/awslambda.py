@@ -7,7 +7,7 @@ from typing import Any
 
 from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
 from orderpoc.idempotent import create_once
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, canonical, diff_config
+from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import changed_tags
 
 # desired key -> create/update_function_configuration parameter (environment is handled apart)
@@ -42,6 +42,9 @@ def _config_params(desired: Config, keys: list[str]) -> dict[str, Any]:
 
 class LambdaFunction(Resource):
     kind = "lambda_function"
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": ctx.arn("lambda", f"function:{name}"), "name": name}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         resp = unless_not_found(lambda: ctx.clients("lambda").get_function(FunctionName=name))
@@ -130,12 +133,14 @@ class LambdaFunction(Resource):
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         return unless_not_found(lambda: ctx.clients("lambda").delete_function(FunctionName=name)) is not None
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         # The environment is replaced as a whole, so an extra variable is drift too (the default
         # diff ignores keys that only exist on the live side).
-        want = {**desired, "environment": canonical(desired.get("environment") or {})}
-        have = {**live.config, "environment": canonical(live.config.get("environment") or {})}
-        return diff_config(want, have)
+        changes = diff_config({k: v for k, v in desired.items() if k != "environment"}, live.config)
+        want, have = desired.get("environment") or {}, live.config.get("environment") or {}
+        if canonical(want) != canonical(have):
+            changes.append(Change("environment", have, want))
+        return changes
 
     def _wait_updated(self, ctx: Context, name: str) -> None:
         ctx.say(f"waiting for function {name} update")
@@ -165,6 +170,11 @@ class LambdaPermission(Resource):
     """One statement of a function's resource policy, e.g. "API Gateway may invoke me"."""
 
     kind = "lambda_permission"
+    # A statement cannot be edited in place: any change is a remove and an add.
+    replace_on = frozenset({"function_name", "statement_id", "action", "principal", "source_arn"})
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"statement_id": desired["statement_id"]}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         function_name, statement_id = _split(name)

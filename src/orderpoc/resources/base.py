@@ -8,8 +8,15 @@ whose values are already resolved (ARNs of dependencies filled in).
 - create(ctx, name, desired)        -> Live           must be safe to call after find said None
 - update(ctx, name, live, desired)  -> Live           only called when drift(live, desired) is non-empty
 - delete(ctx, name, outputs)        -> bool           True if deleted, False if it was already gone
-- drift(live, desired)              -> list[str]      human-readable differences; [] means in sync
+- drift(live, desired)              -> list[Change]   the differing fields; [] means in sync
 - figures(ctx, live)                -> dict           operator figures for `status` (queue depth...)
+
+Configs use one key style, snake_case, in every kind (`visibility_timeout`, `batch_size`); each kind
+maps them to AWS's parameter names at the boundary. Documents AWS defines (IAM policies, JSON
+Schemas) and maps of user data (tags, environment variables) are values, kept as they are.
+
+A kind declares in `replace_on` the top-level fields it cannot change in place: a difference there
+makes the engine delete and recreate the resource (a "replace") instead of calling update().
 
 Live.config is the observed configuration normalised to the *same shape* as the desired config, so
 the default drift() is a plain key-by-key comparison. Live.outputs is what other resources and the
@@ -30,7 +37,7 @@ delete() must work from the name alone (outputs is None when the state file is l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,24 +84,61 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def diff_config(desired: Config, observed: Config, prefix: str = "") -> list[str]:
+class Unknown(str):
+    """A value that exists only once a resource is created (an id, a new ARN): `plan` puts it where
+    a dependency's output would go. It is a str, so configs built from it (f-strings, API
+    parameters) stay well-formed; anything that contains it shows as "(known after up)"."""
+
+    TEXT = "(known after up)"
+
+    def __new__(cls) -> Unknown:
+        return super().__new__(cls, cls.TEXT)
+
+
+UNKNOWN = Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    """True when the value is, or (as text) contains, a value known only after up."""
+    return Unknown.TEXT in canonical(value)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One differing field: `field` is a dotted path in the config's vocabulary ("redrive_policy.
+    max_receive_count"); `live` and `desired` are the plain values (None: absent)."""
+
+    field: str
+    live: Any
+    desired: Any
+
+    @property
+    def top(self) -> str:
+        """The top-level config key the field belongs to."""
+        return self.field.split(".", 1)[0]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"field": self.field, "live": self.live, "desired": self.desired}
+
+
+def diff_config(desired: Config, observed: Config, prefix: str = "") -> list[Change]:
     """Differences between desired and observed, key by key; keys only in observed are ignored."""
-    problems: list[str] = []
+    changes: list[Change] = []
     for key, want in desired.items():
         if key.startswith("_"):
             continue
         have = observed.get(key)
         label = f"{prefix}{key}"
         if isinstance(want, dict) and isinstance(have, dict):
-            problems.extend(diff_config(want, have, prefix=f"{label}."))
+            changes.extend(diff_config(want, have, prefix=f"{label}."))
         elif canonical(want) != canonical(have):
-            problems.append(f"{label}: {_short(have)} -> {_short(want)}")
-    return problems
+            changes.append(Change(label, have, want))
+    return changes
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = canonical(value) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def relabel(changes: Iterable[Change], prefix: str) -> list[Change]:
+    """The same changes with their fields below `prefix` (e.g. a route's fields below the route)."""
+    return [Change(f"{prefix}{c.field}", c.live, c.desired) for c in changes]
 
 
 class Resource(Protocol):
@@ -102,6 +146,8 @@ class Resource(Protocol):
     drift() and figures(); anything else with these members (a test fake) is a Resource too."""
 
     kind: str
+    # top-level config fields that cannot change in place: a difference there means replace
+    replace_on: frozenset[str] = frozenset()
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None: ...
 
@@ -111,7 +157,7 @@ class Resource(Protocol):
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool: ...
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         return diff_config(desired, live.config)
 
     def exists_already(self, exc: BaseException) -> bool:
@@ -130,6 +176,20 @@ class Resource(Protocol):
         if isinstance(tags, dict) and tags.get(TAG_KEY) == ctx.stack:
             return True
         return not self.drift(live, desired)
+
+    def forced_by(self, changes: list[Change]) -> list[str]:
+        """The changed fields that force a replacement (default: those under `replace_on`)."""
+        return [c.field for c in changes if c.top in self.replace_on]
+
+    def outputs_changed_by(self, changes: list[Change]) -> set[str]:
+        """The outputs an in-place update with these changes gives new values (`plan` shows them
+        to dependents as unknown): none by default."""
+        return set()
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        """What `plan` can tell of a resource's outputs before it exists: values derived from the
+        name (most ARNs) where the kind knows them; the engine marks the rest as unknown."""
+        return {}
 
     def figures(self, ctx: Context, live: Live) -> dict[str, Any]:
         return {}

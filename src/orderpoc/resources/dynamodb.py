@@ -12,7 +12,7 @@ import botocore.exceptions
 
 from orderpoc.aws import error_code, unless_not_found
 from orderpoc.errors import ResourceError
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, dict_to_tags, tags_to_dict
 
 # Waiter defaults poll every 20 s; a new on-demand table is usually ACTIVE within seconds.
@@ -21,6 +21,13 @@ _WAIT = {"Delay": 2, "MaxAttempts": 150}
 
 class Table(Resource):
     kind = "dynamodb_table"
+    replace_on = frozenset({"hash_key"})  # a table's key schema is fixed at creation
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": ctx.arn("dynamodb", f"table/{name}"), "name": name, "stream_arn": UNKNOWN}
+
+    def outputs_changed_by(self, changes: list[Change]) -> set[str]:
+        return {"stream_arn"} if any(c.field == "stream_view_type" for c in changes) else set()
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         ddb = ctx.clients("dynamodb")

@@ -1,8 +1,10 @@
 """Event source mappings: Lambda polling an SQS queue or a DynamoDB stream.
 
 Kind "event_source_mapping", named f"{function_name}|{source_name}" (queue or table name) so it is
-found without state: list the function's mappings, match the source ARN by that name. The desired
-config uses boto3's parameter names directly.
+found without state: list the function's mappings, match the source ARN by that name. The config
+holds boto3's parameters in snake_case (batch_size, filter_criteria.filters...), converted at the call.
+Fields update_event_source_mapping does not take (event_source_arn, starting_position...) are fixed
+at creation: a change there is a replace.
 """
 
 from __future__ import annotations
@@ -22,33 +24,34 @@ from orderpoc.aws import (
 )
 from orderpoc.errors import ResourceError
 from orderpoc.idempotent import create_once
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
-from orderpoc.resources.util import paginate, recorded_or_found, say_retry
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, diff_config
+from orderpoc.resources.util import from_aws, paginate, recorded_or_found, say_retry, to_aws
 
-# What update_event_source_mapping accepts; anything else (EventSourceArn, StartingPosition...) is
-# fixed at creation, so drift there means delete and recreate.
+# What update_event_source_mapping accepts; anything else is fixed at creation.
 UPDATABLE = frozenset(
     {
-        "FunctionName",
-        "Enabled",
-        "BatchSize",
-        "FilterCriteria",
-        "MaximumBatchingWindowInSeconds",
-        "DestinationConfig",
-        "MaximumRecordAgeInSeconds",
-        "BisectBatchOnFunctionError",
-        "MaximumRetryAttempts",
-        "ParallelizationFactor",
-        "SourceAccessConfigurations",
-        "TumblingWindowInSeconds",
-        "FunctionResponseTypes",
-        "ScalingConfig",
-        "DocumentDBEventSourceConfig",
-        "KMSKeyArn",
-        "MetricsConfig",
-        "ProvisionedPollerConfig",
+        "function_name",
+        "enabled",
+        "batch_size",
+        "filter_criteria",
+        "maximum_batching_window_in_seconds",
+        "destination_config",
+        "maximum_record_age_in_seconds",
+        "bisect_batch_on_function_error",
+        "maximum_retry_attempts",
+        "parallelization_factor",
+        "source_access_configurations",
+        "tumbling_window_in_seconds",
+        "function_response_types",
+        "scaling_config",
+        "document_db_event_source_config",
+        "kms_key_arn",
+        "metrics_config",
+        "provisioned_poller_config",
     }
 )
+# boto3 names that are not the plain PascalCase of the snake_case key
+_SPECIAL = {"kms_key_arn": "KMSKeyArn", "document_db_event_source_config": "DocumentDBEventSourceConfig"}
 _STEADY = ("Enabled", "Disabled")
 _WAIT_SECONDS = 300.0  # SQS mappings can take a minute or two to create or delete on AWS
 
@@ -64,25 +67,30 @@ def _matches(arn: str, source_name: str) -> bool:
     return f":table/{source_name}/stream/" in arn
 
 
+def _params(config: Config) -> dict[str, Any]:
+    """The config -> boto3's parameter names."""
+    return to_aws({k: v for k, v in config.items() if not k.startswith("_")}, special=_SPECIAL)
+
+
 def _observed(mapping: dict[str, Any]) -> Config:
-    config = {k: v for k, v in mapping.items() if k != "ResponseMetadata"}
-    config["FunctionName"] = mapping["FunctionArn"].split(":")[6]
-    config["Enabled"] = mapping.get("State") not in ("Disabled", "Disabling")
+    config: Config = from_aws({k: v for k, v in mapping.items() if k != "ResponseMetadata"})
+    config["function_name"] = mapping["FunctionArn"].split(":")[6]
+    config["enabled"] = mapping.get("State") not in ("Disabled", "Disabling")
     return config
 
 
 def _normal(config: Config) -> Config:
     """Filter patterns are JSON text: compare them parsed, not by spacing or key order."""
-    filters = (config.get("FilterCriteria") or {}).get("Filters")
+    filters = (config.get("filter_criteria") or {}).get("filters")
     if not filters:
         return config
     parsed = []
     for f in filters:
         try:
-            parsed.append({**f, "Pattern": json.loads(f["Pattern"])})
+            parsed.append({**f, "pattern": json.loads(f["pattern"])})
         except (KeyError, TypeError, ValueError):
             parsed.append(f)
-    return {**config, "FilterCriteria": {**config["FilterCriteria"], "Filters": parsed}}
+    return {**config, "filter_criteria": {**config["filter_criteria"], "filters": parsed}}
 
 
 def _live(mapping: dict[str, Any]) -> Live:
@@ -94,6 +102,12 @@ def _live(mapping: dict[str, Any]) -> Live:
 
 class EventSourceMapping(Resource):
     kind = "event_source_mapping"
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"uuid": UNKNOWN, "arn": UNKNOWN}
+
+    def forced_by(self, changes: list[Change]) -> list[str]:
+        return [c.field for c in changes if c.top not in UPDATABLE]
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         function_name, source_name = _split(name)
@@ -112,12 +126,12 @@ class EventSourceMapping(Resource):
             return None
         found = [m for m in mappings if _matches(m["EventSourceArn"], source_name) and m.get("State") != "Deleting"]
         # The exact source first: a stale mapping on an old stream of the same table also matches.
-        found.sort(key=lambda m: m["EventSourceArn"] != desired.get("EventSourceArn"))
+        found.sort(key=lambda m: m["EventSourceArn"] != desired.get("event_source_arn"))
         return _live(found[0]) if found else None
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
         single_shot = ctx.clients("lambda", single_shot=True)
-        params = {k: v for k, v in desired.items() if not k.startswith("_")}
+        params = _params(desired)
 
         def found_uuid() -> str | None:
             live = self.find(ctx, name, desired)
@@ -145,17 +159,16 @@ class EventSourceMapping(Resource):
         return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
-        want, have = _normal(desired), _normal(live.config)
-        changed = [k for k in want if not k.startswith("_") and diff_config({k: want[k]}, have)]
-        fixed = [k for k in changed if k not in UPDATABLE]
+        """Only the updatable fields; the engine replaces the mapping when a fixed one changed."""
+        changed = {c.top for c in self.drift(live, desired)}
+        fixed = changed - UPDATABLE
         if fixed:
-            ctx.say(f"{name}: {', '.join(fixed)} cannot be updated in place; recreating the mapping")
-            self.delete(ctx, name, live.outputs)
-            return self.create(ctx, name, desired)
+            raise ResourceError(name, f"{', '.join(sorted(fixed))} cannot be updated in place: replace the mapping")
         uuid = live.outputs["uuid"]
+        params = _params({k: desired[k] for k in desired if k in changed})
         # Conflict (ResourceInUseException): the mapping is still Creating/Updating.
         wait_out(
-            lambda: ctx.clients("lambda").update_event_source_mapping(UUID=uuid, **{k: desired[k] for k in changed}),
+            lambda: ctx.clients("lambda").update_event_source_mapping(UUID=uuid, **params),
             awaiting=pending_iam_or_change,
             budget=IAM_BUDGET,
             name=name,
@@ -185,17 +198,8 @@ class EventSourceMapping(Resource):
         self._wait(ctx, name, uuid, lambda m: m is None or m["State"] != "Deleting")
         return True
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
-        problems = diff_config(_normal(desired), _normal(live.config))
-        return [
-            p
-            + (
-                " (cannot be updated in place: the mapping is recreated)"
-                if p.split(":", 1)[0].split(".")[0] not in UPDATABLE
-                else ""
-            )
-            for p in problems
-        ]
+    def drift(self, live: Live, desired: Config) -> list[Change]:
+        return diff_config(_normal(desired), _normal(live.config))
 
     def figures(self, ctx: Context, live: Live) -> dict[str, Any]:
         mapping = self._get(ctx, live.outputs["uuid"])

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from orderpoc.aws import unless_not_found
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource, diff_config
+from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags, dict_to_tags, paginate, tags_to_dict
 
 # Elements where IAM treats "x" and ["x"] alike and order does not matter.
@@ -70,7 +70,10 @@ class IamRole(Resource):
         }
         return Live({"arn": role["Arn"], "name": role["RoleName"]}, config)
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": f"arn:{ctx.partition}:iam::{ctx.account}:role/{name}", "name": name}
+
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         wanted = {
             **desired,
             "trust_policy": normalise_policy(desired["trust_policy"]),

@@ -15,6 +15,9 @@ from orderpoc.resources.util import changed_tags, paginate
 class LogGroup(Resource):
     kind = "log_group"
 
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": ctx.arn("logs", f"log-group:{name}"), "name": name}
+
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         logs = ctx.clients("logs")
         # The name is a prefix filter: "/aws/lambda/x" also lists "/aws/lambda/x-y", so match exactly.

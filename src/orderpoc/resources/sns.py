@@ -5,12 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from orderpoc.aws import error_code, is_not_found, unless_not_found
-from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
-from orderpoc.resources.util import changed_tags, dict_to_tags, paginate, tags_to_dict
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource
+from orderpoc.resources.util import as_text, aws_name, changed_tags, dict_to_tags, paginate, snake, tags_to_dict, typed
+
+
+def _read(attributes: dict[str, str]) -> Config:
+    return {snake(k): typed(v) for k, v in attributes.items()}
+
+
+def _attributes_of(config: Config) -> dict[str, str]:
+    """The config's topic attributes (all but tags) in SNS's names and strings."""
+    return {aws_name(k): as_text(v) for k, v in config.items() if k != "tags" and not k.startswith("_")}
 
 
 class Topic(Resource):
+    """Config: the topic's attributes in snake_case (kms_master_key_id...) and tags."""
+
     kind = "sns_topic"
+    replace_on = frozenset({"fifo_topic"})
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         # Not create_topic: it is idempotent, but it is a write, and find must stay read-only.
@@ -19,26 +31,27 @@ class Topic(Resource):
         if attributes is None:
             return None
         tags = tags_to_dict(ctx.clients("sns").list_tags_for_resource(ResourceArn=arn).get("Tags"))
-        return Live({"arn": arn, "name": name}, {"attributes": attributes, "tags": tags})
+        return Live({"arn": arn, "name": name}, {**_read(attributes), "tags": tags})
+
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": ctx.arn("sns", name), "name": name}
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
-        arn = ctx.clients("sns").create_topic(
-            Name=name, Attributes=desired["attributes"], Tags=dict_to_tags(desired["tags"])
-        )["TopicArn"]
-        return Live(
-            {"arn": arn, "name": name}, {"attributes": dict(desired["attributes"]), "tags": dict(desired["tags"])}
-        )
+        attributes = _attributes_of(desired)
+        arn = ctx.clients("sns").create_topic(Name=name, Attributes=attributes, Tags=dict_to_tags(desired["tags"]))[
+            "TopicArn"
+        ]
+        return Live({"arn": arn, "name": name}, {**_read(attributes), "tags": dict(desired["tags"])})
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
-        sns, arn = ctx.clients("sns"), live.outputs["arn"]
-        have = live.config["attributes"]
-        changed = {k: v for k, v in desired["attributes"].items() if have.get(k) != v}
-        for key, value in changed.items():  # the API sets one attribute per call
+        sns, arn, have = ctx.clients("sns"), live.outputs["arn"], live.config
+        changed = {k: v for k, v in _read(_attributes_of(desired)).items() if have.get(k) != v}
+        for key, value in _attributes_of(changed).items():  # the API sets one attribute per call
             sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
-        tags = changed_tags(desired["tags"], live.config["tags"])
+        tags = changed_tags(desired["tags"], have["tags"])
         if tags:
             sns.tag_resource(ResourceArn=arn, Tags=dict_to_tags(tags))
-        return Live(live.outputs, {"attributes": {**have, **changed}, "tags": {**live.config["tags"], **tags}})
+        return Live(live.outputs, {**have, **changed, "tags": {**have["tags"], **tags}})
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         # DeleteTopic succeeds on a missing topic too, so ask first to report "already gone".
@@ -68,6 +81,9 @@ class Subscription(Resource):
 
     kind = "sns_subscription"
 
+    def planned_outputs(self, ctx: Context, name: str, desired: Config) -> Outputs:
+        return {"arn": UNKNOWN}
+
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
         sns = ctx.clients("sns")
         subs = paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=desired["topic_arn"])
@@ -90,7 +106,7 @@ class Subscription(Resource):
         config = {k: desired[k] for k in ("topic_arn", "protocol", "endpoint")}
         return Live({"arn": arn}, config)
 
-    def drift(self, live: Live, desired: Config) -> list[str]:
+    def drift(self, live: Live, desired: Config) -> list[Change]:
         return []  # find matched topic, protocol and endpoint: nothing else to compare
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:

@@ -1,7 +1,8 @@
-"""Small helpers shared by the resource kinds: tag shapes, pagination, tag diffs, ids, progress."""
+"""Small helpers shared by the resource kinds: key style, tag shapes, pagination, tag diffs, ids, progress."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,58 @@ from orderpoc.settings import TAG_KEY
 
 if TYPE_CHECKING:
     from orderpoc.resources.base import Context, Outputs, Resource
+
+
+# -- one vocabulary: configs are snake_case, AWS speaks PascalCase or camelCase ---------------------
+def snake(name: str) -> str:
+    """VisibilityTimeout -> visibility_timeout, deadLetterTargetArn -> dead_letter_target_arn,
+    UUID -> uuid, KMSKeyArn -> kms_key_arn."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def aws_name(key: str, *, camel: bool = False, special: Mapping[str, str] | None = None) -> str:
+    """snake_case -> AWS's spelling: PascalCase (camelCase with camel=True); `special` for names
+    that are not plain title case (kms_key_arn -> KMSKeyArn)."""
+    if special and key in special:
+        return special[key]
+    words = key.split("_")
+    return (words[0] if camel else words[0].capitalize()) + "".join(w.capitalize() for w in words[1:])
+
+
+def to_aws(value: Any, *, camel: bool = False, special: Mapping[str, str] | None = None) -> Any:
+    """A snake_case config (nested dicts and lists) -> AWS's parameter names; values unchanged."""
+    if isinstance(value, dict):
+        return {
+            aws_name(k, camel=camel, special=special): to_aws(v, camel=camel, special=special) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [to_aws(v, camel=camel, special=special) for v in value]
+    return value
+
+
+def from_aws(value: Any) -> Any:
+    """An AWS structure (nested dicts and lists) -> snake_case keys; values unchanged."""
+    if isinstance(value, dict):
+        return {snake(k): from_aws(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_aws(v) for v in value]
+    return value
+
+
+def typed(text: Any) -> Any:
+    """An attribute string as the value it stands for: "true" -> True, "180" -> 180 (SQS and SNS
+    return every attribute as text; configs hold booleans and numbers)."""
+    if not isinstance(text, str):
+        return text
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.isdigit() else text
+
+
+def as_text(value: Any) -> str:
+    """The inverse of typed() for writing attributes: True -> "true", 180 -> "180"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def tags_to_dict(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
