@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orderpoc import package, stack
 from orderpoc.aws import Clients
-from orderpoc.engine import Engine, Event, Report, Spec
+from orderpoc.engine import Engine, Event, Plan, Report, Spec
 from orderpoc.probe import sweep_probes
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from orderpoc.outputs import StackOutputs
 
 OnEvent = Callable[[Event], None]
+NOTIFY_EMAILS = "notify_emails"  # the state's record of the stack's email setting
 NOTICE_RESTARTED = (
     "the local AWS was restarted since this stack was deployed (it keeps resources in memory): "
     "they are gone; `orderpoc up` rebuilds them"
@@ -42,12 +43,23 @@ class Session:
     def engine(
         self,
         on_event: OnEvent,
-        notify_email: str | None = None,
+        notify_emails: Sequence[str] | None = None,
         max_workers: int = 8,
         packages: Mapping[str, package.Package] | None = None,
     ) -> Engine:
-        specs = build_specs(self.settings, self.ctx, notify_email, packages)
-        return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers)
+        """The engine over the declared stack; email subscriptions as given, else as recorded."""
+        specs = build_specs(self.settings, self.ctx, self.notify_emails(notify_emails), packages)
+        return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers, kinds=stack.KINDS)
+
+    def notify_emails(self, requested: Sequence[str] | None) -> list[str]:
+        """The stack's email setting: the requested list (empty clears it), else the recorded one."""
+        if requested is not None:
+            return list(dict.fromkeys(requested))
+        recorded = self.state.data.get(NOTIFY_EMAILS)
+        if recorded is not None:
+            return list(recorded)
+        # a state written before the setting existed: the subscriptions it records
+        return [e["name"] for e in self.state.resources.values() if e.get("kind") == "sns_subscription"]
 
     def invoke_url(self, outputs: Mapping[str, Outputs | None]) -> str | None:
         """Where to POST /order: LocalStack-style on the emulator or a custom endpoint, else AWS's."""
@@ -60,15 +72,15 @@ class Session:
 def build_specs(
     settings: Settings,
     ctx: Context,
-    notify_email: str | None = None,
+    notify_emails: Sequence[str] = (),
     packages: Mapping[str, package.Package] | None = None,
 ) -> list[Spec]:
-    """The stack every command walks: `up`, `down`, `status` and `diagram` all get it from here.
+    """The stack every command walks: `up`, `plan`, `down`, `status` and `diagram` get it from here.
 
     Without packages, each function's zip is built when its desired config first is: `down` never
     packages (nor installs requirements)."""
     zips = packages if packages is not None else package.Lazy(settings)
-    return stack.build_specs(ctx, settings.names, zips, notify_email, config=settings.config)
+    return stack.build_specs(ctx, settings.names, zips, notify_emails, config=settings.config)
 
 
 class _NoClients:
@@ -83,14 +95,14 @@ class _NoClients:
 PLACEHOLDER_ACCOUNT = "123456789012"
 
 
-def declared_specs(settings: Settings, notify_email: str | None = None) -> list[Spec]:
+def declared_specs(settings: Settings, notify_emails: Sequence[str] = ()) -> list[Spec]:
     """The Specs as declared, with a placeholder account: no endpoint, no emulator, no AWS call.
 
     The code is a placeholder too (an empty zip per function): a picture needs neither the zips nor
     the project's requirements installed into them."""
     ctx = Context(_NoClients(), PLACEHOLDER_ACCOUNT, settings.region, settings.stack, settings.tags)  # type: ignore[arg-type]
     placeholders = {fn: package.Package(fn, b"") for fn in package.FUNCTIONS}
-    return build_specs(settings, ctx, notify_email, placeholders)
+    return build_specs(settings, ctx, notify_emails, placeholders)
 
 
 @contextmanager
@@ -110,11 +122,20 @@ def open_session(settings: Settings, *, lock: bool = True, operation: str = "") 
     with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():
         state = State.load(store)
         state.check_identity(account=account, region=settings.region, endpoint=clients.endpoint_url)
+        _migrate_email_key(state)
         session = Session(settings, clients, ctx, state, boot_id=boot_id)
         recorded_boot = state.data.get("local_boot_id")
         if boot_id and recorded_boot and recorded_boot != boot_id and state.resources:
             session.notices.append(NOTICE_RESTARTED)
         yield session
+
+
+def _migrate_email_key(state: State) -> None:
+    """A state from before the email setting records its one subscription as "email": key it by
+    address like the stack now does (in memory; written with the next change), so it is kept, not swept."""
+    legacy = state.resources.pop("email", None)
+    if legacy is not None:
+        state.resources.setdefault(stack.email_key(legacy.get("name", "")), legacy)
 
 
 @dataclass
@@ -125,14 +146,25 @@ class UpResult:
     actions: dict[str, str]
 
 
-def up(
-    settings: Settings, on_event: OnEvent, *, notify_email: str | None = None, max_workers: int = 8
-) -> tuple[Session, UpResult]:
-    actions: dict[str, str] = {}
-    track = _recording(actions, on_event)
-    started = time.monotonic()
-    packages = package.for_settings(settings)  # before any call: a bad requirement or size fails first
-    with open_session(settings, operation="up") as session:
+@dataclass
+class PreparedUp:
+    """An open session and the plan `up` will carry out: shown and confirmed before anything changes."""
+
+    session: Session
+    engine: Engine
+    plan: Plan
+    notify_emails: list[str]
+    started: float
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """On AWS, a plan that deletes or replaces anything is confirmed first; the local target never asks."""
+        return self.session.settings.target == "aws" and self.plan.destructive
+
+    def apply(self, on_event: OnEvent) -> UpResult:
+        session, settings = self.session, self.session.settings
+        actions: dict[str, str] = {}
+        self.engine.on_event = _recording(actions, on_event)
         session.state.set_identity(
             stack=settings.stack,
             target=settings.target,
@@ -140,12 +172,50 @@ def up(
             region=settings.region,
             endpoint=session.clients.endpoint_url,
             local_boot_id=session.boot_id,
+            **{NOTIFY_EMAILS: self.notify_emails},
         )
-        outputs = session.engine(track, notify_email, max_workers, packages).apply()
-        result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - started, actions)
+        outputs = self.engine.apply(self.plan)
+        result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - self.started, actions)
         if result.invoke_url and session.state.data.get("invoke_url") != result.invoke_url:
             session.state.set_identity(invoke_url=result.invoke_url)
-        return session, result
+        return result
+
+
+@contextmanager
+def prepare_up(
+    settings: Settings, *, notify_emails: Sequence[str] | None = None, max_workers: int = 8
+) -> Iterator[PreparedUp]:
+    """Open the session (locked) and plan; the caller confirms if needed, then calls apply()."""
+    started = time.monotonic()
+    packages = package.for_settings(settings)  # before any call: a bad requirement or size fails first
+    with open_session(settings, operation="up") as session:
+        emails = session.notify_emails(notify_emails)
+        engine = session.engine(lambda event: None, emails, max_workers, packages)
+        yield PreparedUp(session, engine, engine.plan(), emails, started)
+
+
+def up(
+    settings: Settings, on_event: OnEvent, *, notify_emails: Sequence[str] | None = None, max_workers: int = 8
+) -> tuple[Session, UpResult]:
+    """Plan and apply without asking (the CLI asks through prepare_up)."""
+    with prepare_up(settings, notify_emails=notify_emails, max_workers=max_workers) as prepared:
+        return prepared.session, prepared.apply(on_event)
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    account: str
+    notices: list[str]
+
+
+def plan(settings: Settings, *, notify_emails: Sequence[str] | None = None, destroy: bool = False) -> PlanResult:
+    """Read-only: what `up` (or with destroy, `down`) would do; zero mutating calls, no state write."""
+    with open_session(settings, lock=False) as session:
+        computed = session.engine(lambda event: None, notify_emails).plan()
+        if destroy:
+            computed = computed.for_destroy()
+        return PlanResult(computed, session.ctx.account, session.notices)
 
 
 @dataclass
@@ -166,16 +236,36 @@ def _recording(actions: dict[str, str], on_event: OnEvent) -> OnEvent:
     return track
 
 
-def down(settings: Settings, on_event: OnEvent) -> DownResult:
-    started = time.monotonic()
-    actions: dict[str, str] = {}
-    with open_session(settings, operation="down") as session:
+@dataclass
+class PreparedDown:
+    session: Session
+    started: float
+
+    def plan(self) -> Plan:
+        """What down will delete (read-only): shown with the account before asking on AWS."""
+        return self.session.engine(lambda event: None).plan().for_destroy()
+
+    def apply(self, on_event: OnEvent) -> DownResult:
+        session, actions = self.session, {}
         sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
         session.engine(_recording(actions, on_event)).destroy()
         leftovers = settle_leftovers(session)
         if not leftovers:
             session.state.remove_file()
-        return DownResult(time.monotonic() - started, leftovers, actions)
+        return DownResult(time.monotonic() - self.started, leftovers, actions)
+
+
+@contextmanager
+def prepare_down(settings: Settings) -> Iterator[PreparedDown]:
+    started = time.monotonic()
+    with open_session(settings, operation="down") as session:
+        yield PreparedDown(session, started)
+
+
+def down(settings: Settings, on_event: OnEvent) -> DownResult:
+    """Delete everything without asking (the CLI asks through prepare_down)."""
+    with prepare_down(settings) as prepared:
+        return prepared.apply(on_event)
 
 
 def settle_leftovers(

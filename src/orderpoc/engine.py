@@ -344,6 +344,10 @@ class Engine:
 
     def _sweep_one(self, step: Step) -> None:
         """Delete one resource the stack no longer declares, as the state recorded it."""
+        if step.kind not in self.kinds:
+            raise EngineError(
+                {step.key: RuntimeError(f"kind {step.kind!r} is unknown to this orderpoc: delete it by hand")}
+            )
         spec = Spec(step.key, self.kinds[step.kind], step.name, lambda d: {})
         started = time.monotonic()
         self._emit(spec, "start", started=started)
@@ -360,6 +364,8 @@ class Engine:
         """Delete in reverse dependency order; "not found" counts as deleted."""
         outcomes = self._run(graph.reverse(self.deps), lambda spec, _: self._destroy_one(spec))
         self._raise_failures(outcomes)
+        for step in self._orphans():  # what the state records beyond the declared stack
+            self._sweep_one(step)
 
     def _destroy_one(self, spec: Spec) -> None:
         started = time.monotonic()

@@ -6,7 +6,7 @@ the resource it depends on, so the graph, not hard-coded strings, wires the pipe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orderpoc import policies
@@ -23,11 +23,37 @@ STAGE = "v1"
 MAX_RECEIVE_COUNT = 5
 
 
+# Every kind the stack uses, by name: what the state records but the stack no longer declares is
+# still deleted by its kind.
+KINDS: dict[str, Resource] = {
+    r.kind: r
+    for r in (
+        sqs.queue,
+        dynamodb.table,
+        sns.topic,
+        sns.subscription,
+        logs.log_group,
+        iam.role,
+        awslambda.function,
+        awslambda.permission,
+        event_source.mapping,
+        apigateway.rest_api,
+        apigateway.stage,
+        apigateway.api_key,
+        apigateway.usage_plan,
+    )
+}
+
+
+def email_key(address: str) -> str:
+    return f"email:{address}"
+
+
 def build_specs(
     ctx: Context,
     names: Names,
     packages: Mapping[str, Package],
-    notify_email: str | None = None,
+    notify_emails: Sequence[str] = (),
     *,
     config: StackConfig | None = None,
 ) -> list[Spec]:
@@ -68,12 +94,13 @@ def build_specs(
     # Encrypted at rest with the AWS-managed SNS key: its key policy lets this account's principals use
     # it through SNS, so publishers need no KMS statement of their own.
     add("topic", sns.topic, names.topic, lambda d: {"kms_master_key_id": "alias/aws/sns", "tags": tags})
-    if notify_email:
+    # One subscription per address of the stack's email setting (`up --notify-email`).
+    for address in notify_emails:
         add(
-            "email",
+            email_key(address),
             sns.subscription,
-            notify_email,
-            lambda d: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": notify_email},
+            address,
+            lambda d, address=address: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": address},
             "topic",
         )
 

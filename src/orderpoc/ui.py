@@ -237,18 +237,19 @@ def plan_summary(plan: Plan) -> str:
     return ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete"))
 
 
-def print_plan(plan: Plan, title: str) -> None:
+def print_plan(plan: Plan, title: str, *, to_stderr: bool = False) -> None:
     """One line per resource with its action; below it every changed field, live -> desired."""
-    console.print(f"[bold]{title}[/]", soft_wrap=True)
+    out = err_console if to_stderr else console
+    out.print(f"[bold]{title}[/]", soft_wrap=True)
     for step in plan.steps:
-        console.print(_plan_line(step), soft_wrap=True)
+        out.print(_plan_line(step), soft_wrap=True)
         for line in _plan_details(step):
-            console.print(Text(f"      {line}", style="dim"), soft_wrap=True)
+            out.print(Text(f"      {line}", style="dim"), soft_wrap=True)
     if plan.errors:
-        console.print(f"[bold red]Could not plan {len(plan.errors)} resource(s).[/]")
+        out.print(f"[bold red]Could not plan {len(plan.errors)} resource(s).[/]")
     elif not plan.pending:
-        console.print("[bold green]No changes.[/] The stack matches its declaration.")
-    console.print(f"Plan: {plan_summary(plan)}.")
+        out.print("[bold green]No changes.[/] The stack matches its declaration.")
+    out.print(f"Plan: {plan_summary(plan)}.")
 
 
 def _plan_line(step: Step) -> Text:

@@ -102,7 +102,6 @@ def watch_project(
     on_redeploy: Callable[[Redeploy], None],
     on_error: Callable[[Exception], None],
     *,
-    notify_email: str | None = None,
     stop: threading.Event | None = None,
     baseline: Fingerprint | None = None,
 ) -> None:
@@ -125,7 +124,7 @@ def watch_project(
                 details[event.key] = f"{event.action} ({event.detail})" if event.detail else event.action
 
         started = time.monotonic()
-        app.up(fresh, track, notify_email=notify_email)
+        app.up(fresh, track)  # the stack's email list stays the recorded one
         on_redeploy(Redeploy(details, time.monotonic() - started))
 
     watch(lambda: project_files(settings), redeploy, on_error=on_error, stop=stop, baseline=baseline)

@@ -188,8 +188,8 @@ def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, 
     drifted = [r for r in cli.json("status", check=False)["resources"] if r["state"] == "drifted"]
     assert [r["key"] for r in drifted] == ["esm:processor"]
     # drift is data, not prose: which field, what it is, what it should be
-    enabled = next(d for d in drifted[0]["drift"] if d["field"] == "Enabled")
-    assert str(enabled["live"]).lower() == "false" and str(enabled["desired"]).lower() == "true"
+    enabled = next(d for d in drifted[0]["drift"] if d["field"] == "enabled")
+    assert enabled["live"] is False and enabled["desired"] is True
     repaired = cli.json("up")
     assert repaired["actions"]["esm:processor"] == "update"
     # the order that waited in the queue is processed once the mapping is enabled again

@@ -121,6 +121,23 @@ def calls(clients: Clients) -> CallLog:
     return log
 
 
+@pytest.fixture
+def app_moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[tuple[CallLog, Settings]]:
+    """The app layer on moto (target aws, stack "acc"): every Clients it builds logs its calls in
+    one CallLog."""
+    fake_credentials(monkeypatch)
+    log = CallLog()
+    original_init = Clients.__init__
+
+    def logging_init(self: Clients, settings: Settings) -> None:
+        original_init(self, settings)
+        self.on("before-call", log)
+
+    monkeypatch.setattr(Clients, "__init__", logging_init)
+    with mock_aws():
+        yield log, Settings(stack="acc", target="aws", region=REGION, state_dir=tmp_path / "state")
+
+
 # --- the Lambda functions with moto (test_fn_*.py); helpers in fn_helpers.py ---------------
 
 

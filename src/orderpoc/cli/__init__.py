@@ -2,7 +2,8 @@
 
 Each command lives in a module of this package that imports only `orderpoc.cli.options` (and the
 layers below); this module assembles them into one group and owns the exit-code contract:
-0 ok, 1 the job failed (rerun converges), 2 the input is wrong (one line, no traceback), 130 Ctrl-C.
+0 ok, 1 the job failed (rerun converges), 2 the input is wrong (one line, no traceback), 3 `plan`
+found changes pending, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from orderpoc.cli import (
     local_commands,
     logs_command,
     outputs_command,
+    plan_command,
     send_test_order,
     stack_commands,
     state_commands,
@@ -44,12 +46,13 @@ def cli() -> None:
     same resources to a real account.
 
     \b
-    Try:  orderpoc up && orderpoc send-test-order && orderpoc status && orderpoc down
+    Try:  orderpoc plan; orderpoc up && orderpoc send-test-order && orderpoc status && orderpoc down
     """
 
 
 for command in (
     stack_commands.up,
+    plan_command.plan,
     stack_commands.down,
     stack_commands.status,
     send_test_order.send_test_order,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,15 @@ import click
 from click.core import ParameterSource
 
 from orderpoc.errors import UserError
-from orderpoc.settings import DEFAULT_LOCAL_PORT, DEFAULT_REGION, DEFAULT_STACK, TARGETS, Settings, validate_region
+from orderpoc.settings import (
+    DEFAULT_LOCAL_PORT,
+    DEFAULT_REGION,
+    DEFAULT_STACK,
+    TARGETS,
+    Settings,
+    validate_email,
+    validate_region,
+)
 from orderpoc.state_s3 import parse_url
 from orderpoc.state_store import DEFAULT_LOCK_TIMEOUT
 
@@ -153,6 +162,49 @@ def _defaulted(parameter: str) -> bool:
     """True when the user gave neither the option nor its environment variable."""
     source = click.get_current_context().get_parameter_source(parameter)
     return source in (None, click.core.ParameterSource.DEFAULT)
+
+
+def notify_email_options(command: Command) -> Command:
+    """--notify-email ADDR (repeatable) and --no-notify-email, passed on as `notify_emails`: the
+    stack's email setting (a list; [] clears it) or None to keep the one the state records."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, notify_email: tuple[str, ...], no_notify_email: bool, **kwargs: Any) -> Any:
+        return command(*args, notify_emails=notify_emails(notify_email, no_notify_email), **kwargs)
+
+    decorated: Command = click.option(
+        "--no-notify-email", is_flag=True, help="Unsubscribe every address: the stack's email list becomes empty."
+    )(wrapper)
+    return click.option(
+        "--notify-email",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Subscribe this address to the topic; repeat for several. The list replaces the recorded one; "
+        "without the option the recorded list is kept, removed addresses are unsubscribed.",
+    )(decorated)
+
+
+def notify_emails(addresses: tuple[str, ...], clear: bool) -> list[str] | None:
+    """The email setting from the options, each address validated before any AWS call."""
+    if clear and addresses:
+        raise UserError("--notify-email and --no-notify-email exclude each other")
+    if clear:
+        return []
+    return [validate_email(address) for address in addresses] or None
+
+
+def where(settings: Settings) -> dict[str, str]:
+    """Which stack a document is about: the first keys of every stack command's JSON."""
+    return {"stack": settings.stack, "target": settings.target, "region": settings.region}
+
+
+def confirmed(question: str, *, yes: bool, refusal: str) -> bool:
+    """--yes, or the user's answer on a terminal; off a terminal without --yes: refuse (exit 2)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UserError(refusal)
+    return click.confirm(question, err=True)
 
 
 def local_port() -> int:

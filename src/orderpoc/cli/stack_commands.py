@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from orderpoc import ui
-from orderpoc.cli.options import common_options, json_option, next_flags
+from orderpoc.cli.options import common_options, confirmed, json_option, next_flags, notify_email_options, where
 from orderpoc.cli.output import drift_items, emit
 from orderpoc.errors import UserError
-from orderpoc.settings import Settings, validate_email
+from orderpoc.settings import Settings
 
 if TYPE_CHECKING:
     from orderpoc.watch import Fingerprint
@@ -20,11 +20,16 @@ if TYPE_CHECKING:
 
 @click.command(short_help="Create or update the stack; no-op when nothing changed.")
 @common_options
-@click.option("--notify-email", metavar="ADDRESS", help="Also subscribe this email address to the topic.")
+@notify_email_options
+@click.option("--yes", "-y", is_flag=True, help="Target aws: apply a plan that deletes or replaces without asking.")
 @click.option("--watch", is_flag=True, help="Then redeploy what changes in the project as you save (Ctrl-C stops).")
 @json_option
-def up(settings: Settings, notify_email: str | None, watch: bool, as_json: bool) -> None:
-    """Create or update every resource; a rerun with nothing changed changes nothing.
+def up(settings: Settings, notify_emails: list[str] | None, yes: bool, watch: bool, as_json: bool) -> None:
+    """Plan, then apply: create what is missing, update what drifted, replace what cannot change
+    in place, delete what the stack no longer declares. A rerun with nothing changed changes nothing.
+
+    On --target aws a plan that deletes or replaces anything is shown and confirmed first (--yes
+    skips the question; off a terminal it is refused without --yes, exit 2). See `orderpoc plan`.
 
     With --watch, stay and redeploy the project's functions and settings whenever a saved change to
     lambda_src/ or orderpoc.toml settles: only what changed is updated.
@@ -34,31 +39,40 @@ def up(settings: Settings, notify_email: str | None, watch: bool, as_json: bool)
     if watch and (as_json or settings.source is None):
         raise UserError("--watch needs a project (`orderpoc init`) and prints progress lines, not --json")
     baseline = _snapshot(settings) if watch else None  # before up reads the files: no edit slips by
-    if notify_email is not None:
-        validate_email(notify_email)
     title = f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})"
-    with ui.progress(title, enabled=not as_json) as tracker:
-        session, result = app.up(settings, tracker, notify_email=notify_email)
+    with app.prepare_up(settings, notify_emails=notify_emails) as prepared:
+        if prepared.needs_confirmation and not yes:
+            ui.print_plan(prepared.plan, f"{title}, account {prepared.session.ctx.account}", to_stderr=as_json)
+            if not confirmed(
+                "Apply this plan (it deletes or replaces resources)?",
+                yes=yes,
+                refusal="refusing to delete or replace AWS resources without confirmation: rerun with --yes",
+            ):
+                ui.err_console.print("nothing changed")
+                raise SystemExit(1)
+        with ui.progress(title, enabled=not as_json) as tracker:
+            result = prepared.apply(tracker)
+        notices = prepared.session.notices
     counts = dict(Counter(result.actions.values()))
     if as_json:
         emit(
             "up",
             {
-                **_where(settings),
+                **where(settings),
                 "invoke_url": result.invoke_url,
                 "seconds": round(result.seconds, 2),
                 "actions": result.actions,
                 "counts": counts,
-                "notices": session.notices,
+                "notices": notices,
             },
         )
         return
-    ui.print_notices(session.notices)
+    ui.print_notices(notices)
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
     ui.print_up_closing(result.invoke_url, next_flags())
     if watch:
-        _watch(settings, notify_email, baseline)
+        _watch(settings, baseline)
 
 
 def _snapshot(settings: Settings) -> Fingerprint:
@@ -67,12 +81,13 @@ def _snapshot(settings: Settings) -> Fingerprint:
     return watch.fingerprint(watch.project_files(settings))
 
 
-def _watch(settings: Settings, notify_email: str | None, baseline: Fingerprint | None) -> None:
+def _watch(settings: Settings, baseline: Fingerprint | None) -> None:
     from orderpoc.watch import project_root, watch_project
 
     ui.console.print(f"Watching {project_root(settings)} for changes (Ctrl-C stops) ...")
     try:
-        watch_project(settings, ui.print_redeploy, ui.print_watch_error, notify_email=notify_email, baseline=baseline)
+        # each redeploy keeps the email list this up recorded
+        watch_project(settings, ui.print_redeploy, ui.print_watch_error, baseline=baseline)
     except KeyboardInterrupt:
         ui.console.print("Stopped watching; the stack stays up.")
 
@@ -82,22 +97,31 @@ def _watch(settings: Settings, notify_email: str | None, baseline: Fingerprint |
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal, target aws).")
 @json_option
 def down(settings: Settings, yes: bool, as_json: bool) -> None:
-    """Delete every resource of the stack, in reverse order; works without the state file."""
+    """Delete every resource of the stack, in reverse order; works without the state file.
+
+    On --target aws it lists what it will delete and the account, and asks first (--yes skips).
+    """
     from orderpoc import app
 
-    if settings.target == "aws" and not yes:
-        if not sys.stdin.isatty():
-            raise UserError("refusing to delete AWS resources without confirmation: rerun with --yes")
-        if not click.confirm(f"Delete every resource of stack {settings.stack!r} in {settings.region}?"):
-            ui.console.print("nothing deleted")
-            raise SystemExit(1)
-    with ui.progress(f"orderpoc down: {settings.stack} ({settings.target})", enabled=not as_json) as tracker:
-        result = app.down(settings, tracker)
+    refusal = "refusing to delete AWS resources without confirmation: rerun with --yes"
+    if settings.target == "aws" and not yes and not sys.stdin.isatty():
+        raise UserError(refusal)  # before any AWS call
+    with app.prepare_down(settings) as prepared:
+        if settings.target == "aws" and not yes:
+            account = prepared.session.ctx.account
+            title = f"orderpoc down: {settings.stack} (aws, {settings.region}), account {account}"
+            ui.print_plan(prepared.plan(), title, to_stderr=as_json)
+            question = f"Delete these resources of stack {settings.stack!r} in account {account}, {settings.region}?"
+            if not confirmed(question, yes=yes, refusal=refusal):
+                ui.err_console.print("nothing deleted")
+                raise SystemExit(1)
+        with ui.progress(f"orderpoc down: {settings.stack} ({settings.target})", enabled=not as_json) as tracker:
+            result = prepared.apply(tracker)
     if as_json:
         emit(
             "down",
             {
-                **_where(settings),
+                **where(settings),
                 "seconds": round(result.seconds, 2),
                 "actions": result.actions,
                 "counts": dict(Counter(result.actions.values())),
@@ -126,7 +150,7 @@ def status(settings: Settings, as_json: bool) -> None:
         body = result.as_json()
         for resource in body["resources"]:
             resource["drift"] = drift_items(resource["drift"])
-        emit("status", {**_where(settings), **body})
+        emit("status", {**where(settings), **body})
     else:
         ui.print_notices(result.notices)
         ui.console.print(ui.status_table(result.reports))
@@ -135,8 +159,3 @@ def status(settings: Settings, as_json: bool) -> None:
                 ui.console.print(f"{key}: {value}", soft_wrap=True)
     if not result.healthy:
         raise SystemExit(1)
-
-
-def _where(settings: Settings) -> dict[str, str]:
-    """Which stack a document is about: the first keys of up's, down's and status's JSON."""
-    return {"stack": settings.stack, "target": settings.target, "region": settings.region}
