@@ -82,7 +82,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert exit_info.value.code == 0
-    for command in ("up", "down", "status", "send-test-order", "local"):
+    for command in ("up", "plan", "down", "status", "send-test-order", "local"):
         assert f"  {command} " in out
 
 
@@ -99,7 +99,7 @@ def test_notify_email_is_refused_before_any_aws_call(capsys, monkeypatch, tmp_pa
     def no_aws(*args, **kwargs):
         raise AssertionError("reached the app layer")
 
-    monkeypatch.setattr("orderpoc.app.up", no_aws)
+    monkeypatch.setattr("orderpoc.app.prepare_up", no_aws)
     monkeypatch.setattr("orderpoc.local.lifecycle.ensure_running", no_aws)
     code, err = run(capsys, "up", "--notify-email", address)
     assert code == 2
@@ -108,17 +108,31 @@ def test_notify_email_is_refused_before_any_aws_call(capsys, monkeypatch, tmp_pa
     assert not (tmp_path / "state").exists()  # nothing touched: not even the state dir
 
 
-def test_a_valid_notify_email_reaches_the_app_layer(capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--notify-email", "ops+orders@example.co.uk"], ["ops+orders@example.co.uk"]),
+        (["--notify-email", "a@example.com", "--notify-email", "b@example.com"], ["a@example.com", "b@example.com"]),
+        (["--no-notify-email"], []),
+        ([], None),  # keep the recorded list
+    ],
+)
+def test_the_email_setting_reaches_the_app_layer(capsys, monkeypatch, argv, expected):
     seen = {}
 
-    def fake_up(settings, tracker, *, notify_email):
-        seen["email"] = notify_email
+    def fake_prepare_up(settings, *, notify_emails):
+        seen["emails"] = notify_emails
         raise SystemExit(0)
 
-    monkeypatch.setattr("orderpoc.app.up", fake_up)
+    monkeypatch.setattr("orderpoc.app.prepare_up", fake_prepare_up)
     with pytest.raises(SystemExit):
-        main(["up", "--notify-email", "ops+orders@example.co.uk"])
-    assert seen == {"email": "ops+orders@example.co.uk"}
+        main(["up", *argv])
+    assert seen == {"emails": expected}
+
+
+def test_notify_email_and_no_notify_email_exclude_each_other(capsys):
+    code, err = run(capsys, "up", "--notify-email", "a@example.com", "--no-notify-email")
+    assert code == 2 and "exclude each other" in err
 
 
 class FakeEndpoint:
