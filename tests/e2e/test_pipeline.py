@@ -8,6 +8,7 @@ import time
 import pytest
 
 from orderpoc import http_client
+from orderpoc.cli.output import validate
 
 pytestmark = pytest.mark.e2e
 
@@ -131,7 +132,7 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
 
 
 def test_email_notifications_reach_the_local_outbox(cli, deployed):
-    assert cli.json("up", "--notify-email", "ops@example.com")["actions"]["email"] == "create"
+    assert cli.json("up", "--notify-email", "ops@example.com")["actions"]["email:ops@example.com"] == "create"
     order_id = cli.json("send-test-order")["order_id"]
     mails = _wait_for(lambda: [m for m in cli.json("local", "outbox")["emails"] if order_id in json.dumps(m)])
     assert mails[0]["endpoint"] == "ops@example.com"
@@ -236,3 +237,23 @@ def test_down_leaves_nothing(cli, deployed):
     assert [f for f in cli.client("lambda").list_functions()["Functions"] if f["FunctionName"].startswith("e2e-")] == []
     assert cli.client("apigateway").get_rest_apis()["items"] == []
     assert cli.client("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_plan_names_an_out_of_band_edit_and_up_applies_exactly_it(cli, deployed):
+    clean = cli.run("plan", "--json", check=False)
+    assert clean.returncode == 0 and json.loads(clean.stdout)["pending"] is False
+    sqs = cli.client("sqs")
+    url = sqs.get_queue_url(QueueName="e2e-orders")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "31"})
+    pending = cli.run("plan", "--json", check=False)
+    assert pending.returncode == 3
+    plan = json.loads(pending.stdout)
+    validate("plan", plan)
+    changed = {r["key"]: r for r in plan["resources"] if r["action"] != "unchanged"}
+    assert list(changed) == ["queue"] and changed["queue"]["action"] == "update"
+    assert changed["queue"]["changes"] == [{"field": "visibility_timeout", "live": 31, "desired": 180}]
+    text = cli.run("plan", check=False).stdout
+    assert "visibility_timeout: 31 -> 180" in text and "0 to create, 1 to update, 0 to replace, 0 to delete" in text
+    applied = cli.json("up")
+    assert {k: a for k, a in applied["actions"].items() if a != "unchanged"} == {"queue": "update"}
+    assert cli.run("plan", check=False).returncode == 0

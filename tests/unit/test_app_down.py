@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 
 import pytest
 
 from orderpoc import app
 from orderpoc.cli import main
+from orderpoc.engine import Plan
 
 
 def session(target: str):
@@ -40,8 +42,14 @@ def test_declining_the_confirmation_deletes_nothing(monkeypatch, capsys, tmp_pat
     monkeypatch.setenv("ORDERPOC_STATE_DIR", str(tmp_path))
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("click.confirm", lambda *a, **k: False)
-    monkeypatch.setattr(app, "down", lambda *a, **k: pytest.fail("down must not run"))
+    prepared = SimpleNamespace(
+        session=SimpleNamespace(ctx=SimpleNamespace(account="123456789012")),
+        plan=lambda: Plan([]),
+        apply=lambda *a: pytest.fail("down must not run"),
+    )
+    monkeypatch.setattr(app, "prepare_down", lambda settings: contextlib.nullcontext(prepared))
     with pytest.raises(SystemExit) as exit_info:
         main(["down", "--target", "aws"])
     assert exit_info.value.code == 1
-    assert "nothing deleted" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "nothing deleted" in err and "account 123456789012" in out
