@@ -52,9 +52,12 @@ class Session:
         return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers, kinds=stack.KINDS)
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:
-        """The stack's email setting: the requested list (empty clears it), else the recorded one."""
+        """The stack's email setting: the requested list (empty clears it), else the project's
+        (orderpoc.toml's notifications.emails), else the one the last up recorded."""
         if requested is not None:
             return list(dict.fromkeys(requested))
+        if self.settings.config.notify_emails:  # the project's orderpoc.toml declares them
+            return list(dict.fromkeys(self.settings.config.notify_emails))
         recorded = self.state.data.get(NOTIFY_EMAILS)
         if recorded is not None:
             return list(recorded)

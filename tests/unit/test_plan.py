@@ -80,7 +80,7 @@ def test_out_of_band_edits_are_planned_then_applied_exactly(app_moto):
     }
     assert steps["queue"].changes == [Change("visibility_timeout", 31, 180)]
     assert steps["fn:processor"].changes == [Change("memory", 512, 256)]
-    assert steps["esm:processor"].changes == [Change("batch_size", 5, stack.PROCESSOR_BATCHING.size)]
+    assert steps["esm:processor"].changes == [Change("batch_size", 5, settings.config.queue_batch_size)]
     assert steps["esm:notifier"].forced_by == ["starting_position"]
     assert Change("starting_position", "LATEST", "TRIM_HORIZON") in steps["esm:notifier"].changes
     assert [c.field for c in steps["api"].changes] == ["routes.GET /order/{orderId}"]
