@@ -27,6 +27,7 @@ from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from orderpoc import app
 from orderpoc.aws import Clients, is_mutating
 from orderpoc.engine import EngineError
+from orderpoc.resources.base import Change
 from orderpoc.settings import Settings
 
 STACK = "conv"
@@ -447,9 +448,9 @@ def test_status_sees_twins_another_tool_made_and_up_removes_them(env):
     assert inventory(env.settings) == EXPECTED | {"api_paths": 4, "validators": 2, "deployments": 2}
     reports = {r.key: r for r in app.status(env.settings).reports}
     assert reports["api"].state == "drifted"
-    assert "resource /order: 2 copies -> 1" in reports["api"].drift
-    assert "validator body-and-params: 2 copies -> 1" in reports["api"].drift
-    assert reports["stage"].drift == ["deployment of the served revision: 2 copies -> 1"]
+    assert Change("resource /order", 2, 1) in reports["api"].drift
+    assert Change("validator body-and-params", 2, 1) in reports["api"].drift
+    assert reports["stage"].drift == [Change("deployment of the served revision", 2, 1)]
     _, result = env.up()
     assert result.actions["api"] == "update" and result.actions["stage"] == "update"
     assert inventory(env.settings) == EXPECTED
