@@ -1,8 +1,35 @@
 """Settings every test needs before any boto3 client exists."""
 
 import os
+from typing import Any
+
+import pytest
 
 # botocore >= 1.44 sends DynamoDB Streams calls to account-based hosts
 # ({account}.streams-ddb.{region}.amazonaws.com) that moto's in-process mock (5.2.x) does not
 # route yet. Real AWS and the embedded AWS (explicit endpoint URL) are unaffected.
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+
+
+# Under pytest-xdist (`-n auto` in pyproject.toml) each test goes to whichever worker is free,
+# except the tests of a module that share a fixture which takes seconds to build and outlives a
+# test (test_local_*: the module's embedded AWS; tests/e2e: the session's emulator and deployed
+# stack). Those run on one worker, in file order: it builds the fixture once, and the order the
+# tests were written for (the e2e stack's restart and down come last) holds. (xdist's own
+# loadgroup cannot be used: it renames test ids, which pytest 9 no longer lets it do.)
+def _shares_fixtures(module: str) -> bool:
+    return module.startswith("tests/e2e/") or module.startswith("tests/unit/test_local_")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "load":
+        return None  # another --dist asked for on the command line
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _shares_fixtures(module) else nodeid
+
+    return SharedFixtureScheduling(config, log)
