@@ -249,7 +249,8 @@ class PreparedDown:
         return self.session.engine(lambda event: None).plan().for_destroy()
 
     def apply(self, on_event: OnEvent) -> DownResult:
-        session, actions = self.session, {}
+        session = self.session
+        actions: dict[str, str] = {}
         sweep_probes(session.ctx)  # temporary queues a killed send-test-order left behind
         session.engine(_recording(actions, on_event)).destroy()
         leftovers = settle_leftovers(session)

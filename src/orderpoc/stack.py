@@ -94,15 +94,13 @@ def build_specs(
     # Encrypted at rest with the AWS-managed SNS key: its key policy lets this account's principals use
     # it through SNS, so publishers need no KMS statement of their own.
     add("topic", sns.topic, names.topic, lambda d: {"kms_master_key_id": "alias/aws/sns", "tags": tags})
+
     # One subscription per address of the stack's email setting (`up --notify-email`).
+    def subscription_config(address: str) -> Builder:
+        return lambda d: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": address}
+
     for address in notify_emails:
-        add(
-            email_key(address),
-            sns.subscription,
-            address,
-            lambda d, address=address: {"topic_arn": d["topic"]["arn"], "protocol": "email", "endpoint": address},
-            "topic",
-        )
+        add(email_key(address), sns.subscription, address, subscription_config(address), "topic")
 
     # -- one log group, role and function per Lambda function -------------------------------
     for fn in FUNCTIONS:
