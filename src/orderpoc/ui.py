@@ -293,7 +293,7 @@ def drift_text(drift: list[Any]) -> str:
             parts.append(item)
             continue
         fields = item if isinstance(item, dict) else vars(item)
-        parts.append(f"{fields.get('field')}: {value_text(fields.get('live'))} -> {value_text(fields.get('desired'))}")
+        parts.append(f"{fields.get('field')}: {fields.get('live')} -> {fields.get('desired')}")
     return "; ".join(parts)
 
 

@@ -240,6 +240,7 @@ def test_down_leaves_nothing(cli, deployed):
 
 
 def test_plan_names_an_out_of_band_edit_and_up_applies_exactly_it(cli, deployed):
+    cli.json("up")  # an earlier test may have taken the stack down
     clean = cli.run("plan", "--json", check=False)
     assert clean.returncode == 0 and json.loads(clean.stdout)["pending"] is False
     sqs = cli.client("sqs")

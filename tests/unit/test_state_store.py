@@ -170,10 +170,10 @@ def test_cli_a_lost_race_inside_the_engine_is_one_line_exit_2(capsys, monkeypatc
 
     lost = StateConflict("the state at s3://b/k was changed by another command; nothing was overwritten")
 
-    def up(*args, **kwargs):
+    def prepare_up(*args, **kwargs):
         raise EngineError({"queue": lost, "dlq": lost})
 
-    monkeypatch.setattr(app, "up", up)
+    monkeypatch.setattr(app, "prepare_up", prepare_up)
     monkeypatch.setenv("ORDERPOC_STATE_DIR", str(tmp_path))
     code, err = _main(capsys, "up")
     assert code == 2
