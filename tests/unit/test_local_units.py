@@ -162,3 +162,27 @@ def test_sns_to_sqs_documents_share_one_certificate_and_are_really_signed() -> N
         signed = "".join(f"{k}\n{d[k]}\n" for k in ("Message", "MessageId", "Timestamp", "TopicArn", "Type"))
         cert.public_key().verify(base64.b64decode(d["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256())
     assert documents[0]["Subject"] == "Subject" and documents[0]["Type"] == "Notification"
+
+
+def test_a_stopped_sqs_poller_takes_no_message_so_none_reaches_the_dlq_by_its_receives() -> None:
+    """Disabling a mapping must not spend the receives of an order that arrives just after: each
+    lane taking it and handing it back counted towards maxReceiveCount and sent it to the DLQ."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="order")
+        config = {
+            "UUID": "u-1",
+            "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q",
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "BatchSize": 10,
+        }
+        poller = SqsPoller(config, SimpleNamespace(max_workers=5))
+        poller.stop()
+        for _lane in range(5):
+            assert poller._receive(10, 1) == []  # stopped: it takes nothing, even in a long poll
+        message = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
+        assert message["Attributes"]["ApproximateReceiveCount"] == "1"  # this receive is its first

@@ -177,6 +177,12 @@ def sqs_receive(account: str, region: str, queue_name: str, count: int, wait: in
     return found
 
 
+def sqs_wait(account: str, region: str, queue_name: str, seconds: float) -> None:
+    """Until a message is visible in the queue (SendMessage wakes it) or `seconds` pass."""
+    queue: Any = sqs_backends[account][region].get_queue(queue_name)
+    queue.wait_for_messages(seconds)
+
+
 def sqs_delete(account: str, region: str, queue_name: str, receipt_handles: list[str]) -> None:
     backend = sqs_backends[account][region]
     for handle in receipt_handles:

@@ -73,9 +73,21 @@ class SqsPoller:
                 self._stop.wait(min(2.0**failures / 4, 30.0))
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        return backends.sqs_receive(
-            self.account, self.region, self.queue_name, max(1, min(10, count)), max(0, min(20, wait))
-        )
+        """A long poll that a stop ends before it takes anything.
+
+        Each receive counts against the message's maxReceiveCount, so a stopped lane must not take a
+        message only to hand it back: with five lanes each doing so in turn, an order that arrived
+        just after the mapping was disabled reached its fifth receive and went to the DLQ. So the
+        wait is on the queue (woken by a new message), and each receive is an instant one made only
+        while the lane still runs."""
+        count, deadline = max(1, min(10, count)), time.monotonic() + max(0, min(20, wait))
+        while not self._stop.is_set():
+            found = backends.sqs_receive(self.account, self.region, self.queue_name, count, 0)
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return found
+            backends.sqs_wait(self.account, self.region, self.queue_name, min(0.5, remaining))
+        return []
 
     def _gather(self) -> list[dict[str, Any]]:
         """One batch: long-poll for the first message, then fill up within the batching window.
