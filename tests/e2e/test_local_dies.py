@@ -53,7 +53,8 @@ def test_a_load_run_whose_local_aws_is_killed_shows_its_figures_and_says_so(own_
     assert "EndpointConnectionError" not in both and "Traceback" not in both
     assert "300 orders, concurrency 8" in result.stdout  # the figures gathered so far
     accepted = int(re.search(r"accepted\D+(\d+)", result.stdout).group(1))
-    assert 20 <= accepted < 300
+    # some figures gathered, not all: the client's tally can trail the table's rows at the kill
+    assert 0 < accepted < 300
     assert "the local AWS stopped during the run" in result.stdout
     assert "its resources are gone: `orderpoc up` rebuilds them" in result.stdout
 
