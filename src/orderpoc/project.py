@@ -7,6 +7,7 @@ files, shipped inside the package.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
@@ -197,7 +198,5 @@ def init(target: Path, *, stack: str | None = None, force: bool = False) -> list
 
 def _stack_name(folder: Path) -> str:
     """A valid stack name from the folder's name, else the default."""
-    import re
-
     name = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")[:32].strip("-")
     return name if len(name) >= 2 and name[0].isalpha() else "orderpoc"

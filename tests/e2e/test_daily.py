@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from e2e_helpers import wait_for
 
 from orderpoc import http_client as http
 from orderpoc.cli.output import validate
@@ -46,15 +47,6 @@ def _post(cli, outputs: dict) -> str:
     return str(response.json()["orderId"])
 
 
-def _wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
 def test_logs_tell_each_orders_story_across_the_three_functions(cli, deployed):
     outputs = cli.json("outputs", "--show-key")
     first, second = _post(cli, outputs), _post(cli, outputs)
@@ -63,10 +55,10 @@ def test_logs_tell_each_orders_story_across_the_three_functions(cli, deployed):
         records = _records(cli.run("logs", "--order", order_id, "--json").stdout)
         return records if {r["function"] for r in records} == {"intake", "processor", "notifier"} else None
 
-    story = _wait_for(lambda: told(second))
+    story = wait_for(lambda: told(second), timeout=60.0, interval=0.2)
     assert all(second in r["message"] for r in story)
     assert [r["timestamp"] for r in story] == sorted(r["timestamp"] for r in story)
-    _wait_for(lambda: told(first))
+    wait_for(lambda: told(first), timeout=60.0, interval=0.2)
 
     recent = _records(cli.run("logs", "--since", "5m", "--json").stdout)
     assert {r["function"] for r in recent} == {"intake", "processor", "notifier"}

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_helpers import wait_for
 
 from orderpoc import http_client
 
@@ -43,16 +44,6 @@ _original_subject = subject
 def subject(summary):  # type: ignore[no-redef]
     return "v2 " + _original_subject(summary)
 """
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +80,11 @@ def _post(cli, invoke_url: str, customer: str) -> str:
 def test_project_code_with_a_dependency_is_deployed_and_runs(proj) -> None:
     order_id = _post(proj, proj.up["invoke_url"], "DemoCustomer")
     table = proj.client("dynamodb")
-    item = wait_for(lambda: table.get_item(TableName=f"{STACK}-orders", Key={"orderId": {"S": order_id}}).get("Item"))
+    item = wait_for(
+        lambda: table.get_item(TableName=f"{STACK}-orders", Key={"orderId": {"S": order_id}}).get("Item"),
+        timeout=60.0,
+        interval=0.2,
+    )
     assert item["customerSlug"] == {"S": "demo_customer"}  # computed by inflection inside the function
 
 
@@ -146,7 +141,7 @@ def test_watch_redeploys_a_saved_edit_before_the_next_order(proj) -> None:
                     return str(envelope.get("Subject"))
             return None
 
-        assert wait_for(subject_of_order).startswith("v2 Order ")
+        assert wait_for(subject_of_order, timeout=60.0, interval=0.2).startswith("v2 Order ")
     finally:
         watcher.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
         try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from e2e_helpers import wait_for
 
 from orderpoc import http_client
 from orderpoc.cli.output import validate
@@ -16,16 +16,6 @@ pytestmark = pytest.mark.e2e
 def _api_key(cli) -> str:
     keys = cli.client("apigateway").get_api_keys(nameQuery="e2e-key", includeValues=True)["items"]
     return keys[0]["value"]
-
-
-def _wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_up_reports_every_resource_and_rerun_is_unchanged(cli, deployed):
@@ -50,7 +40,7 @@ def test_an_order_goes_through_every_hop(cli, deployed):
         response = http_client.post_json(url, order, {"x-api-key": _api_key(cli)})
         assert response.status == 202, response.body
         order_id = response.json()["orderId"]
-        item = _wait_for(
+        item = wait_for(
             lambda: (
                 cli.client("dynamodb").get_item(TableName="e2e-orders", Key={"orderId": {"S": order_id}}).get("Item")
             )
@@ -64,7 +54,7 @@ def test_an_order_goes_through_every_hop(cli, deployed):
                     return body
             return None
 
-        body = _wait_for(notified)
+        body = wait_for(notified)
         assert body["customerId"] == "c-e2e"
         got = http_client.request("GET", f"{url}/{order_id}", headers={"x-api-key": _api_key(cli)})
         assert got.status == 200 and got.json()["orderId"] == order_id
@@ -125,7 +115,7 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for(lambda: _probe_leftovers(cli) and len(_probe_leftovers(cli)) == 2)  # queue and subscription
+    wait_for(lambda: _probe_leftovers(cli) and len(_probe_leftovers(cli)) == 2)  # queue and subscription
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 130
     assert _probe_leftovers(cli) == []
@@ -134,7 +124,7 @@ def test_killed_send_test_order_cleans_up_its_probe(cli, deployed):
 def test_email_notifications_reach_the_local_outbox(cli, deployed):
     assert cli.json("up", "--notify-email", "ops@example.com")["actions"]["email:ops@example.com"] == "create"
     order_id = cli.json("send-test-order")["order_id"]
-    mails = _wait_for(lambda: [m for m in cli.json("local", "outbox")["emails"] if order_id in json.dumps(m)])
+    mails = wait_for(lambda: [m for m in cli.json("local", "outbox")["emails"] if order_id in json.dumps(m)])
     assert mails[0]["endpoint"] == "ops@example.com"
 
 
@@ -165,7 +155,7 @@ def test_an_unreadable_row_goes_to_the_failure_queue_alone_and_orders_still_flow
             return json.loads(message["Body"])
         return None
 
-    record = _wait_for(failure_record)
+    record = wait_for(failure_record)
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     streams = cli.client("dynamodbstreams")
     stream_arn = record["DDBStreamBatchInfo"]["streamArn"]
@@ -194,7 +184,7 @@ def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, 
     repaired = cli.json("up")
     assert repaired["actions"]["esm:processor"] == "update"
     # the order that waited in the queue is processed once the mapping is enabled again
-    _wait_for(
+    wait_for(
         lambda: (
             cli.client("dynamodb")
             .get_item(TableName="e2e-orders", Key={"orderId": {"S": trace["order_id"]}})
