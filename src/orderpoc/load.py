@@ -91,6 +91,30 @@ class _Tracker:
         self.ids_by_key: dict[str, str] = {}
         self.errors: list[BaseException] = []  # raised in a watcher thread
         self.send_starts: list[float] = []  # when each POST began: the achieved send rate
+        # Notifications that arrived before their POST's answer was read (a sender thread can trail
+        # the pipeline under load): kept until the order is known, not dropped.
+        self.early_notifications: dict[str, float] = {}
+
+    def accepted(self, order_id: str, key: str, sent: float, seconds: float) -> bool:
+        """Record an accepted order; True if its notification had already arrived. Holds no lock."""
+        self.sent_at[order_id] = sent
+        self.hops["accepted"][order_id] = seconds
+        self.ids_by_key[key] = order_id
+        arrived = self.early_notifications.pop(order_id, None)
+        if arrived is not None:
+            self.hops["notified"][order_id] = arrived - sent
+        return arrived is not None
+
+    def notified(self, order_id: str, now: float) -> bool:
+        """Record one notification; True if it is the order's first. Holds no lock."""
+        self.notifications[order_id] += 1
+        if order_id in self.hops["notified"]:
+            return False
+        if order_id in self.sent_at:
+            self.hops["notified"][order_id] = now - self.sent_at[order_id]
+            return True
+        self.early_notifications.setdefault(order_id, now)
+        return False
 
 
 def run_load(
@@ -124,14 +148,15 @@ def run_load(
             idempotency_key=f"{run_id}-{index}",
         )
         order_id = (response.json() or {}).get("orderId") if response.status == 202 else None
+        early = False
         with tracker.lock:
             if order_id:
-                tracker.sent_at[order_id] = sent
-                tracker.hops["accepted"][order_id] = response.seconds
-                tracker.ids_by_key[f"{run_id}-{index}"] = order_id
+                early = tracker.accepted(order_id, f"{run_id}-{index}", sent, response.seconds)
             else:
                 tracker.rejected[response.status] += 1
         on_progress("accepted", 1)
+        if early:
+            on_progress("notified", 1)
 
     stop = threading.Event()
     watchers = [
@@ -248,9 +273,7 @@ def _watch_topic(
         with tracker.lock:
             for note in notes:
                 oid = note["body"].get("orderId")
-                tracker.notifications[oid] += 1
-                if oid in tracker.sent_at and oid not in tracker.hops["notified"]:
-                    tracker.hops["notified"][oid] = now - tracker.sent_at[oid]
+                if isinstance(oid, str) and tracker.notified(oid, now):
                     new += 1
         if new:
             on_progress("notified", new)

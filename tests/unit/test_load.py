@@ -188,3 +188,23 @@ def test_the_aws_going_away_while_waiting_for_the_hops_ends_the_run(monkeypatch)
     )
     assert result.aborted == "it stopped"
     assert (result.accepted, result.missing) == (4, {"stored": 4, "notified": 4})
+
+
+def test_a_notification_that_beats_its_posts_answer_still_counts():
+    """Under load a sender thread can read its 202 after the order's notification arrived: that
+    notification was dropped, and the order reported as never notified."""
+    tracker = _Tracker()
+    assert tracker.notified("a", now=10.4) is False  # unknown yet: kept, not counted
+    assert tracker.accepted("a", "k1", sent=10.0, seconds=0.5) is True
+    assert tracker.hops["notified"] == {"a": 10.4 - 10.0}
+    assert tracker.notified("a", now=11.0) is False  # a repeat: counted as such, time unchanged
+    assert tracker.hops["notified"]["a"] == 10.4 - 10.0
+    result = _summarise(tracker, 1, 0.0)
+    assert result.missing["notified"] == 0 and result.duplicate_notifications == 1
+
+
+def test_a_notification_after_the_answer_is_timed_from_the_send():
+    tracker = _Tracker()
+    assert tracker.accepted("a", "k1", sent=5.0, seconds=0.1) is False
+    assert tracker.notified("a", now=5.25) is True
+    assert tracker.hops["notified"] == {"a": 0.25}
