@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LAMBDA_SRC = Path(__file__).resolve().parents[1] / "src" / "orderpoc" / "lambda_src"
+LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"
 HANDLERS = ("intake", "processor", "notifier")
 
 # The child prints how long the statement itself took, apart from interpreter start-up.

@@ -6,12 +6,12 @@ files, shipped inside the package.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,12 @@ SOURCE_DIR = "lambda_src"
 
 
 def builtin_source() -> Path:
-    """The built-in pipeline's function code, shipped in the wheel."""
-    return Path(str(resources.files("orderpoc") / "lambda_src"))
+    """The built-in pipeline's function code: the checkout's top-level lambda_src/, shipped in the
+    wheel and in an editable install as the package orderpoc.lambda_src (setup.py maps the two)."""
+    spec = importlib.util.find_spec("orderpoc.lambda_src")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("orderpoc is installed without its lambda_src: reinstall it")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,8 @@ def init(target: Path, *, stack: str | None = None, force: bool = False) -> list
         target / SOURCE_DIR / "requirements.txt": b"# one requirement per line, e.g. inflection==0.5.1\n",
     }
     for path in sorted(source.glob("*.py")):
+        if path.name == "__init__.py":  # the built-in folder's package marker, not a function's code
+            continue
         plan[target / SOURCE_DIR / path.name] = path.read_bytes()
     existing = [path for path in plan if path.exists()]
     if existing and not force:

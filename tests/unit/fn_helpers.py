@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-LAMBDA_SRC = Path(__file__).resolve().parents[2] / "src" / "orderpoc" / "lambda_src"
+LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 MODULES = ("orderschema", "orderlib", "intake", "processor", "notifier")
 REGION = "us-east-1"
 

@@ -14,9 +14,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
+
 import orderlib
 import orderschema
-from boto3.dynamodb.types import TypeDeserializer
 
 FN = "notifier"
 EVENT_TYPE = "OrderCreated"

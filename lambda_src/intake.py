@@ -16,9 +16,10 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
+from boto3.dynamodb.types import TypeDeserializer
+
 import orderlib
 import orderschema
-from boto3.dynamodb.types import TypeDeserializer
 
 FN = "intake"
 MAX_BODY_BYTES = 64 * 1024

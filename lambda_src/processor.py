@@ -11,9 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+
 import orderlib
 import orderschema
-from boto3.dynamodb.types import TypeSerializer
 
 FN = "processor"
 STATUS_RECEIVED = "RECEIVED"
