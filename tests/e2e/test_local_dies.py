@@ -65,4 +65,5 @@ def test_a_load_run_whose_local_aws_is_killed_shows_its_figures_and_says_so(own_
     document = json.loads(result.stdout)
     validate("send-test-order", document)
     assert document["ok"] is False and "the local AWS stopped" in document["aborted"]
-    assert 20 <= document["accepted"] < 300 and document["stored"] >= 20
+    # partial and consistent: the client's own tally of rows can trail the table's at the kill
+    assert 0 < document["stored"] <= document["accepted"] < 300
