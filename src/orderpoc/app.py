@@ -218,7 +218,7 @@ def plan(settings: Settings, *, notify_emails: Sequence[str] | None = None, dest
         computed = session.engine(lambda event: None, notify_emails).plan()
         if destroy:
             computed = computed.for_destroy()
-        return PlanResult(computed, session.ctx.account, session.notices)
+        return PlanResult(computed, session.ctx.account, session.notices + computed.notices)
 
 
 @dataclass

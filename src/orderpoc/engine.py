@@ -27,7 +27,9 @@ MAX_TWINS = 5
 # A write that met "already exists" starts over from find (the resource made by the attempt whose
 # answer was lost is adopted); a few rounds, as each round can lose an answer of its own.
 CONVERGE_ROUNDS = 4
-ACTIONS = ("create", "update", "replace", "delete", "unchanged")
+# "forget": recorded in the state, no longer declared, and already gone from AWS: only the state
+# entry goes (no AWS call), so plan and up say the same thing about it.
+ACTIONS = ("create", "update", "replace", "delete", "forget", "unchanged")
 SKIPPED = "a dependency failed"
 
 
@@ -50,7 +52,7 @@ class Event:
     kind: str
     name: str
     phase: str  # "start" | "progress" | "done" | "failed" | "skipped"
-    action: str = ""  # "create" | "update" | "replace" | "unchanged" | "delete" | "absent"
+    action: str = ""  # "create" | "update" | "replace" | "unchanged" | "delete" | "forget" | "absent"
     detail: str = ""
     elapsed: float = 0.0
     changes: tuple[Change, ...] = ()  # what an update or replace changed
@@ -94,6 +96,9 @@ class Step:
 @dataclass
 class Plan:
     steps: list[Step]
+    # the keys of the declared resources (the rest are orphans: from the state or the stack tag)
+    declared: frozenset[str] = frozenset()
+    notices: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -119,10 +124,10 @@ class Plan:
         existing = [
             dataclasses.replace(step, action="delete", changes=[], forced_by=[])
             for step in self.steps
-            if step.action not in {"create", "delete", "unknown"}
+            if step.action not in {"create", "delete", "forget", "unknown"} and step.key in self.declared
         ]
-        orphans = [step for step in self.steps if step.action == "delete"]
-        return Plan(list(reversed(existing)) + orphans)
+        orphans = [step for step in self.steps if step.key not in self.declared]
+        return Plan(list(reversed(existing)) + orphans, self.declared, self.notices)
 
 
 @dataclass
@@ -224,7 +229,7 @@ class Engine:
             steps.get(key) or Step(key, self.specs[key].kind, self.specs[key].name, "unknown", error=SKIPPED)
             for key in graph.topological(self.deps)
         ]
-        return Plan(ordered + self._orphans())
+        return Plan(ordered + self._orphans(), frozenset(self.specs))
 
     def _decide(self, spec: Spec, desired: Config, live: Live | None) -> Step:
         """The action for one resource, from what was found and what is desired."""
@@ -244,12 +249,26 @@ class Engine:
         return step
 
     def _orphans(self) -> list[Step]:
-        """What the state records but the stack no longer declares: deleted after the rest converged."""
+        """What the state records but the stack no longer declares, each asked (read-only) whether
+        it still exists: a "delete" after the rest converged, or a "forget" of the state entry."""
         return [
-            Step(key, entry.get("kind", ""), entry.get("name", ""), "delete", outputs=entry.get("outputs") or {})
+            self._orphan(key, entry)
             for key, entry in reversed(list(self.state.resources.items()))
             if key not in self.specs
         ]
+
+    def _orphan(self, key: str, entry: Mapping[str, Any]) -> Step:
+        step = Step(key, entry.get("kind", ""), entry.get("name", ""), "delete", outputs=entry.get("outputs") or {})
+        resource = self.kinds.get(step.kind)
+        if resource is None:
+            step.action, step.error = "unknown", f"kind {step.kind!r} is unknown to this orderpoc: delete it by hand"
+            return step
+        try:
+            if not resource.exists(self.ctx, step.name, step.outputs or None):
+                step.action = "forget"
+        except Exception as exc:
+            step.action, step.error = "unknown", str(exc)
+        return step
 
     # -- up ----------------------------------------------------------------------------------
     def apply(self, plan: Plan | None = None) -> dict[str, Outputs]:
@@ -262,11 +281,12 @@ class Engine:
         self._raise_failures(outcomes)
         failures: dict[str, BaseException] = {}
         for step in plan.steps:
-            if step.action == "delete":
-                try:
-                    self._sweep_one(step)
-                except Exception as exc:
-                    failures[step.key] = exc
+            if step.key in plan.declared:
+                continue
+            try:
+                self._sweep_one(step)
+            except Exception as exc:
+                failures[step.key] = exc
         if failures:
             raise EngineError(failures)
         return {key: outcome.value for key, outcome in outcomes.items()}
@@ -343,21 +363,22 @@ class Engine:
         raise AssertionError("unreachable")
 
     def _sweep_one(self, step: Step) -> None:
-        """Delete one resource the stack no longer declares, as the state recorded it."""
-        if step.kind not in self.kinds:
-            raise EngineError(
-                {step.key: RuntimeError(f"kind {step.kind!r} is unknown to this orderpoc: delete it by hand")}
-            )
+        """Carry out one orphan's planned step: delete it (then forget it), or only forget it."""
+        if step.error:  # an unknown kind, or its existence could not be read
+            raise EngineError({step.key: RuntimeError(step.error)})
         spec = Spec(step.key, self.kinds[step.kind], step.name, lambda d: {})
         started = time.monotonic()
         self._emit(spec, "start", started=started)
         try:
-            existed = spec.resource.delete(self._ctx_for(spec, started), step.name, step.outputs or None)
+            action = step.action
+            if action == "delete":
+                existed = spec.resource.delete(self._ctx_for(spec, started), step.name, step.outputs or None)
+                action = "delete" if existed else "absent"  # gone between plan and apply
             self.state.forget(step.key)
         except Exception as exc:
             self._emit(spec, "failed", detail=str(exc), started=started)
             raise
-        self._emit(spec, "done", "delete" if existed else "absent", started=started)
+        self._emit(spec, "done", action, started=started)
 
     # -- down --------------------------------------------------------------------------------
     def destroy(self) -> None:

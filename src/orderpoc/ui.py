@@ -46,6 +46,7 @@ _DONE_STYLE = {
     "replace": ("replaced", "magenta"),
     "unchanged": ("unchanged", "dim"),
     "delete": ("deleted", "green"),
+    "forget": ("forgotten (was gone)", "dim"),
     "absent": ("already gone", "dim"),
 }
 _STATE_STYLE = {"ok": "green", "missing": "red", "drifted": "yellow", "unknown": "magenta"}
@@ -227,6 +228,7 @@ _PLAN_STYLE = {
     "update": ("~", "yellow"),
     "replace": ("-/+", "magenta"),
     "delete": ("-", "red"),
+    "forget": ("x", "dim"),
     "unchanged": ("", "dim"),
     "unknown": ("?", "bold red"),
 }
@@ -234,7 +236,9 @@ _PLAN_STYLE = {
 
 def plan_summary(plan: Plan) -> str:
     counts = plan.counts
-    return ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete"))
+    text = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "replace", "delete"))
+    # a state entry whose resource is already gone: a change to the state only, named apart
+    return text + (f", {counts['forget']} state entries to forget" if counts["forget"] else "")
 
 
 def print_plan(plan: Plan, title: str, *, to_stderr: bool = False) -> None:
@@ -265,6 +269,8 @@ def _plan_line(step: Step) -> Text:
 def _plan_details(step: Step) -> list[str]:
     if step.error:
         return [f"error: {step.error}"]
+    if step.action == "forget":
+        return ["recorded in the state, already gone from AWS: only the state entry goes"]
     if step.action in {"update", "replace"}:
         return [change_text(change) for change in step.changes]
     if step.action == "create":

@@ -33,7 +33,7 @@ def test_plan_exit_codes_and_json(aws_cli):
     document = json.loads(out)
     validate("plan", document)
     assert code == 3 and document["pending"] is True
-    assert document["summary"] == {"create": 21, "update": 0, "replace": 0, "delete": 0}
+    assert document["summary"] == {"create": 21, "update": 0, "replace": 0, "delete": 0, "forget": 0}
     assert {r["action"] for r in document["resources"]} == {"create"}
     assert aws_cli("up")[0] == 0
     code, out, _ = aws_cli("plan")

@@ -274,7 +274,7 @@ def test_plan_on_nothing_creates_everything_without_a_call(cloud, ctx, tmp_path)
     # a dependent's config holds what is known only after creation as "(known after up)"
     b = next(s for s in plan.steps if s.key == "b")
     assert b.desired["ref"] == "(known after up)" and plan.steps[0].outputs["arn"] == "(known after up)"
-    assert plan.counts == {"create": 4, "update": 0, "replace": 0, "delete": 0, "unchanged": 0}
+    assert plan.counts == {"create": 4, "update": 0, "replace": 0, "delete": 0, "forget": 0, "unchanged": 0}
     assert plan.pending and not plan.destructive
 
 
@@ -282,7 +282,9 @@ def test_apply_takes_exactly_the_planned_actions_for_every_kind_of_change(ctx, t
     cloud, state = ReplacingCloud(), State(tmp_path / "s.json")
     Engine(shaped(cloud), ctx, state).apply()
     state.record("gone", {"kind": "fake", "name": "gone", "outputs": {"name": "gone"}})  # no longer declared
-    cloud.items["gone"] = {"size": 1}
+    cloud.items["gone"] = {"size": 1, "serial": 0}
+    # no longer declared and deleted by hand: only the state entry goes, in plan and in apply alike
+    state.record("vanished", {"kind": "fake", "name": "vanished", "outputs": {"name": "vanished"}})
     del cloud.items["c"]  # deleted out of band: create
     cloud.items["d"]["size"] = 9  # edited out of band: update
     cloud.calls.clear()
@@ -290,7 +292,14 @@ def test_apply_takes_exactly_the_planned_actions_for_every_kind_of_change(ctx, t
     plan = Engine(specs, ctx, state).plan()
     assert cloud.calls == []
     planned = {s.key: s.action for s in plan.steps}
-    assert planned == {"a": "replace", "b": "update", "c": "create", "d": "update", "gone": "delete"}
+    assert planned == {
+        "a": "replace",
+        "b": "update",
+        "c": "create",
+        "d": "update",
+        "gone": "delete",
+        "vanished": "forget",
+    }
     a = plan.steps[0]
     assert a.forced_by == ["shape"] and a.changes == [Change("shape", "round", "square")]
     d = next(s for s in plan.steps if s.key == "d")
@@ -300,7 +309,8 @@ def test_apply_takes_exactly_the_planned_actions_for_every_kind_of_change(ctx, t
     Engine(specs, ctx, state, events.append).apply(plan)
     assert actions_done(events) == planned
     assert ("delete", "a") in cloud.calls and ("create", "a") in cloud.calls and "gone" not in cloud.items
-    assert "gone" not in state.resources
+    assert "gone" not in state.resources and "vanished" not in state.resources
+    assert ("delete", "vanished") not in cloud.calls  # forgetting makes no call
     again = Engine(specs, ctx, state).plan()
     assert {s.action for s in again.steps} == {"unchanged"} and not again.pending
 

@@ -25,7 +25,7 @@ def test_fresh_plan_lists_21_creates_without_a_mutating_call(app_moto):
     assert calls.mutating == []
     assert not settings.state_file.exists()  # nor a state file
     assert [s.action for s in result.plan.steps] == ["create"] * 21
-    assert result.plan.counts == {"create": 21, "update": 0, "replace": 0, "delete": 0, "unchanged": 0}
+    assert result.plan.counts == {"create": 21, "update": 0, "replace": 0, "delete": 0, "forget": 0, "unchanged": 0}
     # what only exists after creation is marked so; what derives from the name is shown
     steps = {s.key: s for s in result.plan.steps}
     assert steps["queue"].outputs["url"] == "(known after up)"
@@ -85,7 +85,7 @@ def test_out_of_band_edits_are_planned_then_applied_exactly(app_moto):
     assert Change("starting_position", "LATEST", "TRIM_HORIZON") in steps["esm:notifier"].changes
     assert [c.field for c in steps["api"].changes] == ["routes.GET /order/{orderId}"]
     assert steps["api"].changes[0].live is None
-    assert result.plan.counts == {"create": 1, "update": 4, "replace": 1, "delete": 0, "unchanged": 15}
+    assert result.plan.counts == {"create": 1, "update": 4, "replace": 1, "delete": 0, "forget": 0, "unchanged": 15}
 
     done = applied(settings)
     assert done == {s.key: s.action for s in result.plan.steps}  # plan and actions agree, every kind
@@ -136,3 +136,43 @@ def test_plan_destroy_lists_what_down_deletes(app_moto):
     assert plan.steps[0].key == "plan"  # dependents first, as down deletes them
     down = app.down(settings, lambda e: None)
     assert down.leftovers == [] and down.actions == {s.key: "delete" for s in plan.steps}
+
+
+def _record_extra_queue(session, settings, name: str) -> str:
+    """A queue the state records but the stack does not declare (as a later version dropped it)."""
+    sqs = session.clients("sqs")
+    url = sqs.create_queue(QueueName=name, tags={"orderpoc:stack": settings.stack})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    state = app.State.load(settings.state_file)
+    state.record("old-queue", {"kind": "sqs_queue", "name": name, "outputs": {"url": url, "arn": arn, "name": name}})
+    return url
+
+
+def test_a_recorded_orphan_deleted_by_hand_is_forgotten_as_planned(app_moto):
+    calls, settings = app_moto
+    session, _ = app.up(settings, lambda e: None, notify_emails=["a@example.com"])
+    url = _record_extra_queue(session, settings, "acc-old")
+    session.clients("sqs").delete_queue(QueueUrl=url)  # out of band
+    sub_arn = session.state.outputs(stack.email_key("a@example.com"))["arn"]
+    session.clients("sns").unsubscribe(SubscriptionArn=sub_arn)  # out of band too
+    calls.clear()
+    result = app.plan(settings, notify_emails=[])
+    assert calls.mutating == []
+    orphans = {s.key: s.action for s in result.plan.steps if s.action != "unchanged"}
+    assert orphans == {"old-queue": "forget", stack.email_key("a@example.com"): "forget"}
+    assert result.plan.pending and not result.plan.destructive  # a change to the state, not to AWS
+    assert result.plan.counts["delete"] == 0 and result.plan.counts["forget"] == 2
+    done = applied(settings, notify_emails=[])
+    assert {k: done[k] for k in orphans} == orphans  # up reports what plan said
+    assert "old-queue" not in app.State.load(settings.state_file).resources
+    assert set(planned(settings).values()) == {"unchanged"}
+
+
+def test_a_recorded_orphan_that_exists_is_deleted_as_planned(app_moto):
+    calls, settings = app_moto
+    session, _ = app.up(settings, lambda e: None)
+    _record_extra_queue(session, settings, "acc-old")
+    assert planned(settings)["old-queue"] == "delete"
+    assert applied(settings)["old-queue"] == "delete"
+    assert session.clients("sqs").list_queues(QueueNamePrefix="acc-old").get("QueueUrls", []) == []
+    assert set(planned(settings).values()) == {"unchanged"}

@@ -79,6 +79,12 @@ class RestApi(Resource):
         _put_gateway_responses(client, api_id, desired, have.get("gateway_responses") or {})
         return self._live(ctx, client.get_rest_api(restApiId=api_id), desired)
 
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        api_id = (outputs or {}).get("id")
+        if not api_id:
+            return find_api(ctx, name) is not None
+        return unless_not_found(lambda: ctx.clients("apigateway").get_rest_api(restApiId=api_id)) is not None
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")
         api_id = (outputs or {}).get("id")

@@ -66,6 +66,11 @@ class ApiKey(Resource):
             client.tag_resource(resourceArn=_arn(ctx, f"apikeys/{key_id}"), tags=tags)
         return self._live(client.get_api_key(apiKey=key_id, includeValue=False))
 
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        key_id = recorded_or_found(self, ctx, name, outputs, "id")
+        client = ctx.clients("apigateway")
+        return key_id is not None and unless_not_found(lambda: client.get_api_key(apiKey=key_id)) is not None
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         key_id = recorded_or_found(self, ctx, name, outputs, "id")
         if key_id is None:
@@ -181,6 +186,13 @@ class UsagePlan(Resource):
         if tags:
             client.tag_resource(resourceArn=_arn(ctx, f"usageplans/{plan_id}"), tags=tags)
         return self._live(ctx, client.get_usage_plan(usagePlanId=plan_id), desired)
+
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        plan_id = (outputs or {}).get("id")
+        if not plan_id:
+            return self.find(ctx, name, {}) is not None
+        client = ctx.clients("apigateway")
+        return unless_not_found(lambda: client.get_usage_plan(usagePlanId=plan_id)) is not None
 
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         client = ctx.clients("apigateway")

@@ -126,17 +126,26 @@ class ApiStage(Resource):
             [Change("deployment of the served revision", len(twins) + 1, 1)] if twins else []
         )
 
-    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
-        client = ctx.clients("apigateway")
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        return self._located(ctx, name, outputs) is not None
+
+    def _located(self, ctx: Context, name: str, outputs: Outputs | None) -> tuple[str, dict[str, Any]] | None:
+        """(API id, stage) of the stage delete() removes, or None."""
         api_id = (outputs or {}).get("rest_api_id")
         if not api_id:  # state lost: the stage can only belong to this stack's API
             api = find_api(ctx, Names(ctx.stack).api, require_tag=True)
             if api is None:
-                return False
+                return None
             api_id = api["id"]
-        found = unless_not_found(lambda: client.get_stage(restApiId=api_id, stageName=name))
-        if found is None:
+        found = unless_not_found(lambda: ctx.clients("apigateway").get_stage(restApiId=api_id, stageName=name))
+        return None if found is None else (api_id, found)
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        client = ctx.clients("apigateway")
+        located = self._located(ctx, name, outputs)
+        if located is None:
             return False
+        api_id, found = located
         # Sent again after a lost answer the delete finds nothing: done, and its deployment goes too.
         delete_once(
             lambda: ctx.clients("apigateway", single_shot=True).delete_stage(restApiId=api_id, stageName=name),

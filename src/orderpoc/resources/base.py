@@ -8,6 +8,7 @@ whose values are already resolved (ARNs of dependencies filled in).
 - create(ctx, name, desired)        -> Live           must be safe to call after find said None
 - update(ctx, name, live, desired)  -> Live           only called when drift(live, desired) is non-empty
 - delete(ctx, name, outputs)        -> bool           True if deleted, False if it was already gone
+- exists(ctx, name, outputs)        -> bool           read-only: whether delete() would find it
 - drift(live, desired)              -> list[Change]   the differing fields; [] means in sync
 - figures(ctx, live)                -> dict           operator figures for `status` (queue depth...)
 
@@ -159,6 +160,12 @@ class Resource(Protocol):
 
     def drift(self, live: Live, desired: Config) -> list[Change]:
         return diff_config(desired, live.config)
+
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        """Read-only: whether delete(ctx, name, outputs) would find something to delete, so `plan`
+        tells a resource to delete from a state entry to forget. Default: find() with no desired
+        config; kinds whose find needs one, or whose delete goes by a recorded id, override it."""
+        return self.find(ctx, name, {}) is not None
 
     def exists_already(self, exc: BaseException) -> bool:
         """Whether a create/update error says that what it was making exists already."""

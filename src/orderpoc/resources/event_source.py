@@ -176,6 +176,10 @@ class EventSourceMapping(Resource):
         )
         return _live(self._wait(ctx, name, uuid, lambda m: m is not None and m["State"] in _STEADY))
 
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        uuid = recorded_or_found(self, ctx, name, outputs, "uuid")
+        return uuid is not None and self._get(ctx, uuid) is not None
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         uuid = recorded_or_found(self, ctx, name, outputs, "uuid")
         if uuid is None:

@@ -110,6 +110,9 @@ class IamRole(Resource):
             iam.tag_role(RoleName=name, Tags=dict_to_tags(tags))
         return self._written(live.outputs, desired, have["tags"])
 
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        return unless_not_found(lambda: ctx.clients("iam").get_role(RoleName=name)) is not None
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         return unless_not_found(lambda: _delete_role(ctx.clients("iam"), name)) is not None
 

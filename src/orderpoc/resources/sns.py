@@ -112,6 +112,19 @@ class Subscription(Resource):
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
         return live  # never drifts (see drift), so never called
 
+    def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        # As delete() sees it: only a confirmed subscription (a real ARN) that still answers.
+        arn = (outputs or {}).get("arn", "")
+        if not arn.startswith("arn:"):
+            return False
+        try:
+            ctx.clients("sns").get_subscription_attributes(SubscriptionArn=arn)
+        except Exception as exc:
+            if is_not_found(exc) or error_code(exc) == "InvalidParameter":
+                return False
+            raise
+        return True
+
     def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
         # Without recorded outputs the topic, hence the subscription, is unknown (the name is only the
         # endpoint). That is fine: deleting the topic deletes its subscriptions, pending ones included.
