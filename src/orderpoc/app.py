@@ -9,13 +9,13 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orderpoc import package, stack
+from orderpoc import package, stack, tag_sweep
 from orderpoc.aws import Clients
 from orderpoc.engine import Engine, Event, Plan, Report, Spec
 from orderpoc.probe import sweep_probes
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
-from orderpoc.settings import TAG_KEY, Settings
+from orderpoc.settings import Settings
 from orderpoc.state import State
 
 if TYPE_CHECKING:
@@ -49,7 +49,15 @@ class Session:
     ) -> Engine:
         """The engine over the declared stack; email subscriptions as given, else as recorded."""
         specs = build_specs(self.settings, self.ctx, self.notify_emails(notify_emails), packages)
-        return Engine(specs, self.ctx, self.state, on_event, max_workers=max_workers, kinds=stack.KINDS)
+        return Engine(
+            specs,
+            self.ctx,
+            self.state,
+            on_event,
+            max_workers=max_workers,
+            kinds=stack.KINDS,
+            find_tagged=lambda known: tag_sweep.find(self.ctx, known),
+        )
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:
         """The stack's email setting: the requested list (empty clears it), else the project's
@@ -286,14 +294,9 @@ def settle_leftovers(
 
 
 def tagged_resources(session: Session) -> list[str]:
-    """ARNs still tagged with this stack, as the Resource Groups Tagging API sees them."""
-    client = session.clients("resourcegroupstaggingapi")
-    arns: list[str] = []
-    for page in client.get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": TAG_KEY, "Values": [session.settings.stack]}]
-    ):
-        arns.extend(item["ResourceARN"] for item in page.get("ResourceTagMappingList", []))
-    return arns
+    """ARNs still tagged with this stack: the Resource Groups Tagging API's, and the IAM roles it
+    cannot see (the same listing the sweep uses)."""
+    return tag_sweep.tagged_arns(session.ctx)
 
 
 @dataclass

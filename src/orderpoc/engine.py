@@ -16,9 +16,10 @@ from typing import Any
 
 from orderpoc import graph
 from orderpoc.errors import EngineError, ResourceError
-from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical
+from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, is_unknown
 from orderpoc.settings import TAG_KEY
 from orderpoc.state import State
+from orderpoc.tag_sweep import Found, Known, Tagged
 
 __all__ = ["ACTIONS", "Engine", "EngineError", "Event", "Plan", "Report", "Spec", "Step", "config_hash"]
 
@@ -147,6 +148,11 @@ class Report:
         return {**self.__dict__, "drift": [change.as_json() for change in self.drift]}
 
 
+def _tagged_key(tagged: Tagged) -> str:
+    """A tag-found resource's key in plans and reports: it has no key in the stack or the state."""
+    return f"tagged:{tagged.arn}"
+
+
 def config_hash(desired: Config) -> str:
     public = {k: v for k, v in desired.items() if not k.startswith("_")}
     return hashlib.sha256(canonical(public).encode()).hexdigest()[:16]
@@ -161,6 +167,7 @@ class Engine:
         on_event: Callable[[Event], None] = lambda event: None,
         max_workers: int = 8,
         kinds: Mapping[str, Resource] | None = None,
+        find_tagged: Callable[[Known], Found] | None = None,
     ) -> None:
         self.specs = {spec.key: spec for spec in specs}
         self.deps = {spec.key: spec.depends_on for spec in specs}
@@ -170,6 +177,8 @@ class Engine:
         self.max_workers = max_workers
         # every kind a state entry may name, so what is no longer declared can still be deleted
         self.kinds = {**(kinds or {}), **{spec.kind: spec.resource for spec in specs}}
+        # read-only: what the stack tag finds beyond what is known (tag_sweep.find); None: not asked
+        self.find_tagged = find_tagged
         graph.topological(self.deps)
 
     # -- shared plumbing ---------------------------------------------------------------------
@@ -229,7 +238,13 @@ class Engine:
             steps.get(key) or Step(key, self.specs[key].kind, self.specs[key].name, "unknown", error=SKIPPED)
             for key in graph.topological(self.deps)
         ]
-        return Plan(ordered + self._orphans(), frozenset(self.specs))
+        plan = Plan(ordered + self._orphans(), frozenset(self.specs))
+        if self.find_tagged is not None:
+            if plan.errors:  # an unplanned resource's live ids are unknown: it could be mistaken for an orphan
+                plan.notices.append("the stack tag was not searched for leftovers: a resource could not be planned")
+            else:
+                plan.steps += self._tagged_orphans(self._known(plan.steps), plan.notices)
+        return plan
 
     def _decide(self, spec: Spec, desired: Config, live: Live | None) -> Step:
         """The action for one resource, from what was found and what is desired."""
@@ -269,6 +284,38 @@ class Engine:
         except Exception as exc:
             step.action, step.error = "unknown", str(exc)
         return step
+
+    def _known(self, steps: list[Step]) -> Known:
+        """Every resource the stack declares or the state records: never swept by the stack tag. Its
+        names, and its ARNs and ids as found live, planned and recorded."""
+        known = Known()
+        for step in steps:
+            live = step.live.outputs if step.live is not None else {}
+            recorded = self.state.outputs(step.key) or {}
+            values = [*step.outputs.values(), *live.values(), *recorded.values()]
+            known.add(step.kind, step.name, [v for v in values if not is_unknown(v)])
+        for entry in self.state.resources.values():
+            known.add(entry.get("kind", ""), entry.get("name", ""), (entry.get("outputs") or {}).values())
+        return known
+
+    def _tagged_orphans(self, known: Known, notices: list[str]) -> list[Step]:
+        """Read-only: the steps that delete what the stack tag finds beyond the known resources."""
+        assert self.find_tagged is not None
+        found = self.find_tagged(known)
+        notices.extend(
+            f"tagged {TAG_KEY}={self.ctx.stack} but not a kind orderpoc deletes (not deleted): {arn}"
+            for arn in found.unknown
+        )
+        steps = []
+        for tagged in found.orphans:
+            step = Step(_tagged_key(tagged), tagged.kind, tagged.name, "delete", outputs=dict(tagged.outputs))
+            try:
+                if not self.kinds[tagged.kind].exists(self.ctx, tagged.name, step.outputs):
+                    continue  # the tagging index lags behind a delete: nothing to do
+            except Exception as exc:
+                step.action, step.error = "unknown", str(exc)
+            steps.append(step)
+        return steps
 
     # -- up ----------------------------------------------------------------------------------
     def apply(self, plan: Plan | None = None) -> dict[str, Outputs]:
@@ -382,11 +429,21 @@ class Engine:
 
     # -- down --------------------------------------------------------------------------------
     def destroy(self) -> None:
-        """Delete in reverse dependency order; "not found" counts as deleted."""
+        """Delete in reverse dependency order; "not found" counts as deleted. Then what the state
+        records beyond the declared stack, then what only the stack tag finds."""
+        declared = [
+            Step(s.key, s.kind, s.name, "delete", outputs=self.state.outputs(s.key) or {}) for s in self.specs.values()
+        ]
+        orphans = self._orphans()
+        known = self._known(declared + orphans)  # before the deletes forget what the state records
         outcomes = self._run(graph.reverse(self.deps), lambda spec, _: self._destroy_one(spec))
         self._raise_failures(outcomes)
-        for step in self._orphans():  # what the state records beyond the declared stack
+        for step in orphans:
             self._sweep_one(step)
+        if self.find_tagged is not None:
+            # A declared name the tagging index still lists after its delete stays known: not asked again.
+            for step in self._tagged_orphans(known, []):
+                self._sweep_one(step)
 
     def _destroy_one(self, spec: Spec) -> None:
         started = time.monotonic()

@@ -19,8 +19,9 @@ EXIT_PENDING = 3  # changes pending; 0 no changes, 1 error, 2 bad input
 @json_option
 def plan(settings: Settings, notify_emails: list[str] | None, destroy: bool, as_json: bool) -> None:
     """Show, per resource, what `up` would do: create, update (each field: live -> desired),
-    replace (and the field that forces it), delete (no longer declared), forget (no longer
-    declared and already gone: only its state entry goes) or nothing. Read-only:
+    replace (and the field that forces it), delete (recorded in the state or tagged with the
+    stack, but no longer declared), forget (recorded, no longer declared and already gone: only
+    its state entry goes) or nothing. Read-only:
     makes no change in AWS and does not write the state file.
 
     \b

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 @json_option
 def up(settings: Settings, notify_emails: list[str] | None, yes: bool, watch: bool, as_json: bool) -> None:
     """Plan, then apply: create what is missing, update what drifted, replace what cannot change
-    in place, delete what the stack no longer declares. A rerun with nothing changed changes nothing.
+    in place, then delete what the state records or the stack tag finds but the stack no longer
+    declares (forget the state entries of what is already gone). A rerun with nothing changed
+    changes nothing.
 
     On --target aws a plan that deletes or replaces anything is shown and confirmed first (--yes
     skips the question; off a terminal it is refused without --yes, exit 2). See `orderpoc plan`.
@@ -52,7 +54,7 @@ def up(settings: Settings, notify_emails: list[str] | None, yes: bool, watch: bo
                 raise SystemExit(1)
         with ui.progress(title, enabled=not as_json) as tracker:
             result = prepared.apply(tracker)
-        notices = prepared.session.notices
+        notices = prepared.session.notices + prepared.plan.notices  # e.g. tagged shapes not deleted
     counts = dict(Counter(result.actions.values()))
     if as_json:
         emit(
@@ -97,7 +99,10 @@ def _watch(settings: Settings, baseline: Fingerprint | None) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal, target aws).")
 @json_option
 def down(settings: Settings, yes: bool, as_json: bool) -> None:
-    """Delete every resource of the stack, in reverse order; works without the state file.
+    """Delete every resource of the stack, in reverse order; works without the state file. Then
+    what the state records beyond the stack, and what is tagged with the stack and nothing else
+    knows (leftovers of an older version, of a lost state); anything tagged that remains is
+    reported (exit 1).
 
     On --target aws it lists what it will delete and the account, and asks first (--yes skips).
     """
