@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from orderpoc import dependencies
 from orderpoc.errors import UserError
-from orderpoc.project import builtin_source
+from orderpoc.project import PACKAGE_MARKER, builtin_source
 
 if TYPE_CHECKING:
     from orderpoc.settings import Settings
@@ -56,7 +56,7 @@ def files_for(function: str, src: Path) -> list[Path]:
     if not (src / f"{function}.py").is_file():
         raise UserError(f"{src / (function + '.py')} is missing: every project needs the {function} handler")
     others = {f"{name}.py" for name in FUNCTIONS if name != function}
-    others.add("__init__.py")  # makes the built-in folder a package of orderpoc's; Lambda never needs it
+    others.add(PACKAGE_MARKER)
     return sorted(p for p in src.glob("*.py") if p.name not in others)
 
 

@@ -21,6 +21,8 @@ from orderpoc.stack_config import StackConfig
 
 CONFIG_FILE = "orderpoc.toml"
 SOURCE_DIR = "lambda_src"
+# Makes the built-in lambda_src/ the package orderpoc.lambda_src; no function's code, never zipped or copied.
+PACKAGE_MARKER = "__init__.py"
 
 
 def builtin_source() -> Path:
@@ -187,7 +189,7 @@ def init(target: Path, *, stack: str | None = None, force: bool = False) -> list
         target / SOURCE_DIR / "requirements.txt": b"# one requirement per line, e.g. inflection==0.5.1\n",
     }
     for path in sorted(source.glob("*.py")):
-        if path.name == "__init__.py":  # the built-in folder's package marker, not a function's code
+        if path.name == PACKAGE_MARKER:
             continue
         plan[target / SOURCE_DIR / path.name] = path.read_bytes()
     existing = [path for path in plan if path.exists()]
