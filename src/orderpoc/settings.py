@@ -19,6 +19,7 @@ DEFAULT_REGION = "us-east-1"
 # MinIO's 9000, Azurite's 10000 or the 3000/4000/8080 of web dev servers: users run those beside this.
 DEFAULT_LOCAL_PORT = 4780
 TARGETS = ("local", "aws")
+DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a command waits for another one's lock (--lock-timeout)
 TAG_KEY = "orderpoc:stack"
 
 # The longest derived name is "{stack}-orders-dlq" (SQS: 80) or "{stack}-processor" (IAM role: 64,
@@ -153,7 +154,7 @@ class Settings:
     state_dir: Path = field(default_factory=lambda: Path(".orderpoc"))
     local_port: int = DEFAULT_LOCAL_PORT
     state_url: str | None = None  # s3://bucket/prefix; None: the file in state_dir
-    lock_timeout: float = 60.0  # seconds to wait for another command's lock (state_store.DEFAULT_LOCK_TIMEOUT)
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     # What users tune (orderpoc.toml and its stage, else the defaults), and whose code is deployed:
     # a project's lambda_src/, or None for the built-in pipeline.
     config: StackConfig = field(default_factory=lambda: _default_config())

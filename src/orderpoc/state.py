@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from orderpoc.errors import UserError
+from orderpoc.settings import DEFAULT_LOCK_TIMEOUT
 from orderpoc.state_store import (
-    DEFAULT_LOCK_TIMEOUT,
     FileStore,
     LockInfo,
     Snapshot,

@@ -29,8 +29,7 @@ from typing import Any, Protocol
 
 from orderpoc.errors import UserError
 from orderpoc.local import procs
-
-DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a command waits for another one's lock (--lock-timeout)
+from orderpoc.settings import DEFAULT_LOCK_TIMEOUT
 
 
 class StateConflict(UserError):

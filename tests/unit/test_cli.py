@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -84,6 +86,18 @@ def test_help_lists_the_commands(capsys):
     assert exit_info.value.code == 0
     for command in ("up", "plan", "down", "status", "send-test-order", "local"):
         assert f"  {command} " in out
+
+
+def test_help_imports_neither_boto3_nor_rich():
+    # Start-up time: --help is parsing and printing only (issue 14: at most 0.4x `aws --version`).
+    probe = (
+        "import sys; from orderpoc.cli import main\n"
+        "try: main(['--help'])\n"
+        "except SystemExit: pass\n"
+        "sys.stderr.write(' '.join(m for m in ('boto3', 'botocore', 'rich') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
 
 
 @pytest.mark.parametrize(

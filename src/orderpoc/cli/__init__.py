@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from orderpoc import __version__, ui
+from orderpoc import __version__
 from orderpoc.cli import (
     diagram_command,
     init_command,
@@ -29,6 +29,7 @@ from orderpoc.cli import (
     stack_commands,
     state_commands,
 )
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import add_verbose
 from orderpoc.errors import EngineError, UserError
 

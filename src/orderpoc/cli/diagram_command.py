@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, write_text
 from orderpoc.settings import Settings
 

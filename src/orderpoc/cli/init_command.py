@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 
 
 @click.command(short_help="Write a project: orderpoc.toml and the functions' code to edit.")

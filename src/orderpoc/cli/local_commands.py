@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import json_option, local_port, state_dir_option
 from orderpoc.cli.output import emit
 

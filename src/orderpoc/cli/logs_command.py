@@ -6,7 +6,7 @@ import contextlib
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, json_option
 from orderpoc.cli.output import emit_line
 from orderpoc.settings import Settings

@@ -20,6 +20,7 @@ from click.core import ParameterSource
 from orderpoc.errors import UserError
 from orderpoc.settings import (
     DEFAULT_LOCAL_PORT,
+    DEFAULT_LOCK_TIMEOUT,
     DEFAULT_REGION,
     DEFAULT_STACK,
     TARGETS,
@@ -27,8 +28,6 @@ from orderpoc.settings import (
     validate_email,
     validate_region,
 )
-from orderpoc.state_s3 import parse_url
-from orderpoc.state_store import DEFAULT_LOCK_TIMEOUT
 
 Command = Callable[..., Any]
 
@@ -137,6 +136,8 @@ def common_options(command: Command) -> Command:
             stage=stage,
         )
         if settings.state_url:
+            from orderpoc.state_s3 import parse_url  # deferred: --help does not need the stores
+
             parse_url(settings.state_url)  # a bad URL is one line before anything starts
         return command(settings, **kwargs)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, json_option, notify_email_options, where
 from orderpoc.cli.output import emit
 from orderpoc.settings import Settings

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, write_text
 from orderpoc.cli.output import emit
 from orderpoc.errors import UserError

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, confirmed, json_option, next_flags, notify_email_options, where
 from orderpoc.cli.output import drift_items, emit
 from orderpoc.errors import UserError

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from orderpoc import ui
+from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, json_option
 from orderpoc.cli.output import emit
 from orderpoc.settings import Settings
