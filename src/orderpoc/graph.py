@@ -91,3 +91,26 @@ def run(
                     Outcome(ok=True, value=future.result()) if error is None else Outcome(ok=False, error=error)
                 )
     return outcomes
+
+
+def concurrently(*calls: Callable[[], Any], max_workers: int = 4) -> list[Any]:
+    """Run independent calls at once and return their results in order; the first failure is raised
+    as itself (callers tell "already exists" from other errors by the exception)."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
+
+
+def run_or_raise(
+    deps: Mapping[str, tuple[str, ...]], job: Callable[[str, Mapping[str, Any]], Any], *, max_workers: int = 4
+) -> dict[str, Any]:
+    """run(), then the values by node; a failed node's exception is raised as itself (the first in
+    the graph's order), after every node that could run has run."""
+    outcomes = run(deps, job, max_workers=max_workers)
+    for node in topological(deps):
+        error = outcomes[node].error
+        if error is not None:
+            raise error
+    return {node: outcome.value for node, outcome in outcomes.items()}

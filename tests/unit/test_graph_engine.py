@@ -323,3 +323,28 @@ def test_for_destroy_lists_what_exists_dependents_first(ctx, tmp_path):
     plan = Engine(shaped(cloud), ctx, state).plan().for_destroy()
     assert cloud.calls == []
     assert [(s.key, s.action) for s in plan.steps] == [("d", "delete"), ("b", "delete"), ("a", "delete")]
+
+
+def test_concurrently_overlaps_calls_and_raises_the_failure_itself():
+    barrier = threading.Barrier(3, timeout=5)  # passes only if the three calls run at once
+    assert graph.concurrently(*(lambda i=i: (barrier.wait(), i)[1] for i in range(3))) == [0, 1, 2]
+
+    def boom() -> None:
+        raise KeyError("first")
+
+    with pytest.raises(KeyError, match="first"):
+        graph.concurrently(lambda: 1, boom)
+
+
+def test_run_or_raise_runs_what_it_can_then_raises_the_failure():
+    ran: list[str] = []
+
+    def job(node: str, _: object) -> str:
+        ran.append(node)
+        if node == "b":
+            raise ValueError("b failed")
+        return node
+
+    with pytest.raises(ValueError, match="b failed"):
+        graph.run_or_raise({"a": (), "b": (), "c": ("b",), "d": ("a",)}, job)
+    assert sorted(ran) == ["a", "b", "d"]  # c depends on the failure: never started

@@ -6,9 +6,11 @@ routes, Lambda proxy integrations) are read and reconciled by apigateway_routes.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
+from orderpoc import graph
 from orderpoc.aws import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources import apigateway_routes as routes
@@ -50,8 +52,12 @@ class RestApi(Resource):
         )
         # Observed, not assumed empty: an API adopted after a lost answer may hold some routes already.
         single_shot = ctx.clients("apigateway", single_shot=True)
-        routes.reconcile(client, single_shot, api["id"], routes.observe(client, api["id"], desired), desired)
-        _put_gateway_responses(client, api["id"], desired, {})
+        graph.concurrently(  # the gateway responses do not depend on the routes
+            lambda: routes.reconcile(
+                client, single_shot, api["id"], routes.observe(client, api["id"], desired), desired
+            ),
+            lambda: _put_gateway_responses(client, api["id"], desired, {}),
+        )
         return self._live(ctx, api, desired)
 
     def update(self, ctx: Context, name: str, live: Live, desired: Config) -> Live:
@@ -75,8 +81,10 @@ class RestApi(Resource):
             client.tag_resource(resourceArn=live.outputs["arn"], tags=tags)
         # Re-read: reconcile needs resource/method/validator ids, which the config does not keep.
         single_shot = ctx.clients("apigateway", single_shot=True)
-        routes.reconcile(client, single_shot, api_id, routes.observe(client, api_id, desired), desired)
-        _put_gateway_responses(client, api_id, desired, have.get("gateway_responses") or {})
+        graph.concurrently(
+            lambda: routes.reconcile(client, single_shot, api_id, routes.observe(client, api_id, desired), desired),
+            lambda: _put_gateway_responses(client, api_id, desired, have.get("gateway_responses") or {}),
+        )
         return self._live(ctx, client.get_rest_api(restApiId=api_id), desired)
 
     def exists(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
@@ -127,15 +135,20 @@ class RestApi(Resource):
         return changes
 
     def _live(self, ctx: Context, api: dict[str, Any], desired: Config) -> Live:
-        snap = routes.observe(ctx.clients("apigateway"), api["id"], desired)
+        client = ctx.clients("apigateway")
+        wants_responses = "gateway_responses" in desired
+        snap, responses = graph.concurrently(
+            lambda: routes.observe(client, api["id"], desired),
+            lambda: _observe_gateway_responses(client, api["id"]) if wants_responses else None,
+        )
         config = {
             "description": api.get("description") or "",
             "endpoint_type": _endpoint_type(api),
             "tags": api.get("tags") or {},
             **snap.config,
         }
-        if "gateway_responses" in desired:
-            config["gateway_responses"] = _observe_gateway_responses(ctx.clients("apigateway"), api["id"])
+        if wants_responses:
+            config["gateway_responses"] = responses
         outputs = {
             "id": api["id"],
             "name": api["name"],
@@ -157,11 +170,21 @@ def _observe_gateway_responses(client: Any, api_id: str) -> Config:
 
 
 def _put_gateway_responses(client: Any, api_id: str, desired: Config, have: Config) -> None:
-    for kind, want in (desired.get("gateway_responses") or {}).items():
-        if have.get(kind) != want:
-            client.put_gateway_response(
-                restApiId=api_id, responseType=kind, statusCode=want["status_code"], responseTemplates=want["templates"]
+    # PUTs, one per response type: independent, and the same write when sent again.
+    graph.concurrently(
+        *(
+            functools.partial(
+                client.put_gateway_response,
+                restApiId=api_id,
+                responseType=kind,
+                statusCode=want["status_code"],
+                responseTemplates=want["templates"],
             )
+            for kind, want in (desired.get("gateway_responses") or {}).items()
+            if have.get(kind) != want
+        ),
+        max_workers=routes.MAX_PARALLEL,
+    )
 
 
 rest_api = RestApi()

@@ -14,15 +14,24 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderpoc import graph
 from orderpoc.aws import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.base import Change, Config, Context, canonical, diff_config
 from orderpoc.resources.util import paginate, pick_ours
 
 RouteKey = tuple[str, str]  # (path, HTTP method)
+# Calls inside one API that do not depend on each other go out at once, at most this many. API
+# Gateway's fixed control-plane quotas are per account: CreateResource and DeleteResource 5 per
+# second, GetResources 5 per 2 seconds, the rest within the account's control-plane rate (10 per
+# second, bursts of 40). One API's reconcile is ~18 calls with at most 2 CreateResource and 1-2
+# GetResources: a burst, not a rate, and a throttled call is resent (standard retry mode, or
+# idempotent.create_once for single-shot creates).
+MAX_PARALLEL = 4
 
 
 def find_api(ctx: Context, name: str, *, require_tag: bool = False) -> dict[str, Any] | None:
@@ -47,24 +56,35 @@ def empty(root_id: str) -> Snapshot:
 
 
 def observe(client: Any, api_id: str, desired: Config) -> Snapshot:
-    resources = list(paginate(client, "get_resources", "items", restApiId=api_id, embed=["methods"]))
+    resources, all_validators, all_models = graph.concurrently(
+        lambda: list(paginate(client, "get_resources", "items", restApiId=api_id, embed=["methods"])),
+        lambda: list(paginate(client, "get_request_validators", "items", restApiId=api_id)),
+        lambda: list(paginate(client, "get_models", "items", restApiId=api_id)),
+        max_workers=MAX_PARALLEL,
+    )
     kept, twins = _without_twins(resources)
     methods: dict[RouteKey, dict[str, Any]] = {}
+    unembedded: list[tuple[RouteKey, str]] = []
     for res in kept:
         for verb, method in (res.get("resourceMethods") or {}).items():
-            if "methodIntegration" not in method:  # not embedded: ask for it
-                method = {**method, "methodIntegration": _get_integration(client, api_id, res["id"], verb)}
             methods[(res["path"], verb)] = method
+            if "methodIntegration" not in method:  # not embedded: ask for it
+                unembedded.append(((res["path"], verb), res["id"]))
+    integrations = graph.concurrently(
+        *(functools.partial(_get_integration, client, api_id, res_id, key[1]) for key, res_id in unembedded),
+        max_workers=MAX_PARALLEL,
+    )
+    for (key, _), integration in zip(unembedded, integrations, strict=True):
+        methods[key] = {**methods[key], "methodIntegration": integration}
     # One validator per name: the one the methods use is kept, other copies are twins.
     in_use = {m.get("requestValidatorId") for m in methods.values()}
-    all_validators = list(paginate(client, "get_request_validators", "items", restApiId=api_id))
     validators: dict[str, dict[str, Any]] = {}
     for v in sorted(all_validators, key=lambda v: (v["id"] not in in_use, v["id"])):
         if v["name"] in validators:
             twins.append(("validator", v["id"]))
         else:
             validators[v["name"]] = v
-    models = {m["name"]: m for m in paginate(client, "get_models", "items", restApiId=api_id)}
+    models = {m["name"]: m for m in all_models}
 
     want_model = desired.get("model") or {}
     content_type = want_model.get("content_type", "application/json")
@@ -104,24 +124,40 @@ def _without_twins(resources: list[dict[str, Any]]) -> tuple[list[dict[str, Any]
 
 
 def reconcile(client: Any, single_shot: Any, api_id: str, snap: Snapshot, desired: Config) -> None:
-    """Make the API's insides match `desired`; single_shot: the client creates go through."""
+    """Make the API's insides match `desired`; single_shot: the client creates go through.
+
+    The writes form a small graph run in parallel (at most MAX_PARALLEL at once): the validator, the
+    model and each missing path segment first (a segment after its parent), then each route's method
+    and integration once its path, the validator and the model are there. Each child is created by
+    exactly one node, single-shot, so parallel creates never race each other into twins.
+    """
     if snap.twins:
         _remove_twins(client, single_shot, api_id, snap.twins)
         snap = observe(client, api_id, desired)
-    validator_id = _ensure_validator(client, single_shot, api_id, snap, desired.get("validator"))
-    deleted = _ensure_model(client, single_shot, api_id, snap, desired.get("model"))
     content_type = (desired.get("model") or {}).get("content_type", "application/json")
     uri = desired["integration_uri"]
-    wanted: set[RouteKey] = set()
-    for route in desired.get("routes", []):
-        key = (route["path"], route["method"])
-        wanted.add(key)
-        resource_id = _ensure_path(client, single_shot, api_id, snap.resource_ids, route["path"])
-        method = None if key in deleted else snap.methods.get(key)
+    resource_ids = snap.resource_ids  # each path node writes only its own path
+    routes = {(route["path"], route["method"]): route for route in desired.get("routes", [])}
+    jobs: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+        "validator": lambda _: _ensure_validator(client, single_shot, api_id, snap, desired.get("validator")),
+        "model": lambda _: _ensure_model(client, single_shot, api_id, snap, desired.get("model")),
+    }
+    deps: dict[str, tuple[str, ...]] = {"validator": (), "model": ()}
+    missing = {prefix for route_path, _ in routes for prefix in _prefixes(route_path)} - resource_ids.keys()
+    for path in sorted(missing):
+        parent = path.rpartition("/")[0] or "/"
+        deps[f"path {path}"] = (f"path {parent}",) if parent not in resource_ids else ()
+        jobs[f"path {path}"] = functools.partial(
+            lambda path, _: _ensure_path(client, single_shot, api_id, resource_ids, path), path
+        )
+
+    def converge_route(key: RouteKey, done: Mapping[str, Any]) -> None:
+        route, resource_id = routes[key], resource_ids[key[0]]
+        method = None if key in done["model"] else snap.methods.get(key)
         if method is None or route_diff(route, snap.routes[key]):
             if method is not None:  # put_method refuses to overwrite an existing method
                 _delete_method(client, api_id, resource_id, key[1])
-            _put_method(client, single_shot, api_id, resource_id, route, validator_id, content_type)
+            _put_method(client, single_shot, api_id, resource_id, route, done["validator"], content_type)
             method = None
         if method is None or not _integration_ok(method, uri):
             client.put_integration(  # a PUT: sent again after a lost answer, it writes the same
@@ -132,8 +168,24 @@ def reconcile(client: Any, single_shot: Any, api_id: str, snap: Snapshot, desire
                 integrationHttpMethod="POST",
                 uri=uri,
             )
-    for key in snap.methods.keys() - wanted - deleted:  # methods nobody asked for are not exposed
-        _delete_method(client, api_id, snap.resource_ids[key[0]], key[1])
+
+    for key in routes:
+        path_node = f"path {key[0]}"
+        deps[f"route {key}"] = ("validator", "model", *([path_node] if path_node in deps else []))
+        jobs[f"route {key}"] = functools.partial(converge_route, key)
+
+    def remove_unwanted(done: Mapping[str, Any]) -> None:  # methods nobody asked for are not exposed
+        for key in snap.methods.keys() - routes.keys() - done["model"]:
+            _delete_method(client, api_id, snap.resource_ids[key[0]], key[1])
+
+    deps["unwanted"], jobs["unwanted"] = ("model",), remove_unwanted
+    graph.run_or_raise(deps, lambda node, done: jobs[node](done), max_workers=MAX_PARALLEL)
+
+
+def _prefixes(path: str) -> list[str]:
+    """ "/order/{orderId}" -> ["/order", "/order/{orderId}"] (the root always exists)."""
+    parts = path.strip("/").split("/")
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts)) if parts[0]]
 
 
 def _remove_twins(client: Any, single_shot: Any, api_id: str, twins: list[tuple[str, str]]) -> None:
