@@ -284,10 +284,15 @@ def settle_leftovers(
     session: Session, *, patience: float = 90.0, sleep: Callable[[float], None] = time.sleep
 ) -> list[str]:
     """What is still tagged with the stack after the deletes. On AWS the tagging index lags behind
-    deletes (minutes at worst), so ask again with backoff before calling anything a leftover."""
+    deletes (minutes at worst), so ask again with backoff before calling anything a leftover; but
+    only while one of them is of a service orderpoc deletes from: no wait makes an S3 bucket go."""
     budget = patience if session.settings.target == "aws" else 0.0
     waited, delay = 0.0, 2.0
-    while (leftovers := tagged_resources(session)) and waited + delay <= budget:
+    while (
+        (leftovers := tagged_resources(session))
+        and any(tag_sweep.of_a_swept_service(arn) for arn in leftovers)
+        and waited + delay <= budget
+    ):
         sleep(delay)
         waited, delay = waited + delay, min(delay * 2, 20.0)
     return leftovers

@@ -45,6 +45,7 @@ SWEEP_ORDER = (
     "sns_topic",
     "sqs_queue",
 )
+SWEPT_SERVICES = frozenset({"apigateway", "dynamodb", "iam", "lambda", "logs", "sns", "sqs"})
 IDENTIFIERS = ("arn", "id", "uuid")  # the outputs that name one resource (a name may be shared)
 
 
@@ -121,6 +122,12 @@ def _tagged_roles(ctx: Context) -> list[str]:
         if tags_to_dict(tags).get(TAG_KEY) == ctx.stack:
             arns.append(role["Arn"])
     return arns
+
+
+def of_a_swept_service(arn: str) -> bool:
+    """Whether a delete of orderpoc's could be what makes this ARN go (an S3 bucket never will)."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] in SWEPT_SERVICES
 
 
 def classify(ctx: Context, arn: str) -> Tagged | None:

@@ -31,6 +31,21 @@ def test_aws_leftovers_that_stay_are_reported_after_the_patience(monkeypatch):
     assert sum(waits) <= 10
 
 
+def test_aws_leftovers_no_delete_of_ours_can_remove_are_final_at_once(monkeypatch):
+    bucket = "arn:aws:s3:::someone-elses-bucket"
+    monkeypatch.setattr(app, "tagged_resources", lambda s: [bucket])
+    assert app.settle_leftovers(session("aws"), sleep=lambda s: pytest.fail("a bucket is not waited for")) == [bucket]
+
+
+def test_aws_leftovers_are_waited_for_while_one_is_ours_to_delete(monkeypatch):
+    bucket, queue = "arn:aws:s3:::b", "arn:aws:sqs:us-east-1:1:q"
+    answers = [[bucket, queue], [bucket]]
+    monkeypatch.setattr(app, "tagged_resources", lambda s: answers.pop(0))
+    waits: list[float] = []
+    assert app.settle_leftovers(session("aws"), sleep=waits.append) == [bucket]
+    assert waits == [2.0]
+
+
 def test_local_leftovers_are_final_at_once(monkeypatch):
     monkeypatch.setattr(app, "tagged_resources", lambda s: ["arn:aws:sqs:us-east-1:1:q"])
     assert app.settle_leftovers(session("local"), sleep=lambda s: pytest.fail("no waiting on local")) == [
