@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 import botocore.parsers
+import botocore.session
 from botocore.config import Config
 
 from orderpoc.errors import ResourceError, UserError
@@ -167,6 +169,32 @@ def _report(context: dict[str, Any], outcome: str, status: int | None, retries: 
         observer(call)
 
 
+_loader_lock = threading.Lock()
+_shared_loader: botocore.loaders.Loader | None = None
+
+
+def _session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session whose service models come from one loader per process.
+
+    Each botocore session otherwise parses every service's JSON model afresh: that was most of the
+    CPU of a short command after the first, and of every test that builds its own Clients. A loader
+    only reads files and caches what it parsed, so sharing it across sessions is safe; credentials,
+    region and event hooks stay per session.
+    """
+    global _shared_loader
+    with _loader_lock:
+        core = botocore.session.Session()
+        if _shared_loader is None:
+            _shared_loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _shared_loader)
+        session = boto3.session.Session(botocore_session=core, **kwargs)
+        # boto3 appends its own data folder to the loader's search path for every session.
+        paths = _shared_loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+        return session
+
+
 class Clients:
     """Creates boto3 clients lazily, once per service, shared across the engine's threads.
 
@@ -182,7 +210,7 @@ class Clients:
         elif settings.profile:
             kwargs["profile_name"] = settings.profile
         try:
-            self.session = boto3.session.Session(**kwargs)
+            self.session = _session(**kwargs)
         except botocore.exceptions.ProfileNotFound as exc:
             raise UserError(f"{exc}; list profiles with `aws configure list-profiles`") from None
         self._clients: dict[str, Any] = {}
