@@ -9,6 +9,9 @@ import pytest
 # ({account}.streams-ddb.{region}.amazonaws.com) that moto's in-process mock (5.2.x) does not
 # route yet. Real AWS and the embedded AWS (explicit endpoint URL) are unaffected.
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+# orderpoc never uses EC2, but moto's tagging API builds an EC2 backend per test, and by default
+# that parses thousands of AMIs (about a quarter of a second each time).
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 # Under pytest-xdist (`-n auto` in pyproject.toml) each test goes to whichever worker is free,

@@ -7,6 +7,7 @@ import json
 
 from apigw_helpers import API, URI, api_desired, resource_ids
 
+from orderpoc.aws import is_mutating
 from orderpoc.resources.apigateway import rest_api, stage
 from orderpoc.resources.base import Change
 
@@ -84,9 +85,21 @@ def test_out_of_band_method_change_is_put_back(ctx, calls, api):
         ("routes.GET /order/{orderId}.request_parameters", "{}", '{"method.request.path.orderId":true}'),
     ]
     assert drift[4].field == "routes.DELETE /order" and drift[4].desired is None  # not declared
+    writes: list[tuple[str, str]] = []  # (operation, httpMethod) as the caller asked for it
+    ctx.clients.on(
+        "provide-client-params.api-gateway",
+        lambda params, model, **_: writes.append((model.name, params.get("httpMethod"))),
+    )
     calls.clear()
     fixed = rest_api.update(ctx, API, live, want)
-    assert calls.mutating == ["DeleteMethod", "PutMethod", "PutIntegration", "DeleteMethod"]
+    assert sorted(calls.mutating) == ["DeleteMethod", "DeleteMethod", "PutIntegration", "PutMethod"]
+    # The GET route is put back in order; the undeclared DELETE is removed beside it, in parallel.
+    assert [w for w in writes if w[1] == "GET" and is_mutating(w[0])] == [
+        ("DeleteMethod", "GET"),
+        ("PutMethod", "GET"),
+        ("PutIntegration", "GET"),
+    ]
+    assert ("DeleteMethod", "DELETE") in writes
     assert rest_api.drift(fixed, want) == []
 
 
