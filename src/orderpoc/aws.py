@@ -173,7 +173,7 @@ _loader_lock = threading.Lock()
 _shared_loader: botocore.loaders.Loader | None = None
 
 
-def _session(**kwargs: Any) -> boto3.session.Session:
+def new_session(**kwargs: Any) -> boto3.session.Session:
     """A boto3 session whose service models come from one loader per process.
 
     Each botocore session otherwise parses every service's JSON model afresh: that was most of the
@@ -210,7 +210,7 @@ class Clients:
         elif settings.profile:
             kwargs["profile_name"] = settings.profile
         try:
-            self.session = _session(**kwargs)
+            self.session = new_session(**kwargs)
         except botocore.exceptions.ProfileNotFound as exc:
             raise UserError(f"{exc}; list profiles with `aws configure list-profiles`") from None
         self._clients: dict[str, Any] = {}
