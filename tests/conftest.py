@@ -12,6 +12,12 @@ os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 # orderpoc never uses EC2, but moto's tagging API builds an EC2 backend per test, and by default
 # that parses thousands of AMIs (about a quarter of a second each time).
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+# Test state files, emulator state dirs and projects go to memory where Linux offers it: orderpoc
+# fsyncs its state file and folder on every resource it records (crash safety), ~3 ms a write on
+# this disk, hundreds of writes a test module. The code and its fsyncs are the same on tmpfs.
+# (pytest's own temp root: numbered per run, the last three kept, as under /tmp.)
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", "/dev/shm")
 
 
 # Under pytest-xdist (`-n auto` in pyproject.toml) each test goes to whichever worker is free,
