@@ -34,8 +34,6 @@ def _isolate_from_user_aws_config() -> None:
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    # orderpoc never uses EC2; should a request reach it, moto need not parse its AMI catalogue.
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     from orderpoc.local.pollers import Supervisor
     from orderpoc.local.routing import moto_app
     from orderpoc.local.runtime import LambdaRuntime
-    from orderpoc.local.tagging_api import import_light
-
-    import_light()  # before moto's server imports the tagging API with all its services
 
     endpoint = f"http://{HOST}:{args.port}"
     runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or 4))
