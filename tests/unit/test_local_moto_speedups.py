@@ -1,0 +1,144 @@
+"""The embedded AWS's shortcuts through moto answer what moto (and AWS) answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from local_helpers import Emulator
+from moto import mock_aws
+from moto.core import serialize
+
+from orderpoc.local import moto_serialize
+
+REGION = "us-east-1"
+
+
+def _raw_bodies(calls: Callable[[dict[str, Any]], None]) -> list[bytes]:
+    """The HTTP bodies moto rendered for `calls`, in order (without the XML's random RequestId)."""
+    bodies: list[bytes] = []
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+    session.events.register(
+        "after-call",
+        lambda http_response, **_: bodies.append(re.sub(rb"<RequestId>[^<]*</RequestId>", b"", http_response.content)),
+    )
+    clients = {name: session.client(name) for name in ("sqs", "sns", "dynamodb")}
+    calls(clients)
+    return bodies
+
+
+def _reads(clients: dict[str, Any]) -> None:
+    """Read-only calls over the same state: each rendering must be byte for byte the same."""
+    sqs, sns, ddb = clients["sqs"], clients["sns"], clients["dynamodb"]
+    url = sqs.get_queue_url(QueueName="q")["QueueUrl"]
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    sqs.list_queues()
+    sqs.list_queue_tags(QueueUrl=url)
+    sns.list_topics()
+    topic = sns.list_topics()["Topics"][0]["TopicArn"]
+    sns.get_topic_attributes(TopicArn=topic)
+    sns.list_subscriptions()
+    sns.list_tags_for_resource(ResourceArn=topic)
+    ddb.describe_table(TableName="t")
+    ddb.get_item(TableName="t", Key={"id": {"S": "a"}}, ConsistentRead=True)
+    ddb.batch_get_item(RequestItems={"t": {"Keys": [{"id": {"S": "a"}}, {"id": {"S": "b"}}]}})
+    ddb.query(TableName="t", KeyConditionExpression="id = :a", ExpressionAttributeValues={":a": {"S": "a"}})
+    ddb.scan(TableName="t", ReturnConsumedCapacity="INDEXES")
+
+
+def _setup(clients: dict[str, Any]) -> None:
+    sqs, sns, ddb = clients["sqs"], clients["sns"], clients["dynamodb"]
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "7"}, tags={"k": "v"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="topic", Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    item = {"L": [{"M": {"n": {"N": "1.50"}, "b": {"B": b"\x00\x01"}, "ok": {"BOOL": True}}}], "SS": ["x", "y"]}
+    ddb.put_item(TableName="t", Item={"id": {"S": "a"}, "nested": item["L"][0], "list": {"L": item["L"]}})
+    ddb.put_item(TableName="t", Item={"id": {"S": "b"}, "set": {"SS": item["SS"]}, "none": {"NULL": True}})
+    sns.publish(TopicArn=topic, Message="hello", MessageAttributes={"a": {"DataType": "String", "StringValue": "1"}})
+
+
+def test_memoized_serializer_renders_every_response_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_original = serialize.ResponseSerializer.get_value
+    with mock_aws():
+        _raw_bodies(_setup)
+        expected = _raw_bodies(_reads)
+        monkeypatch.setattr(serialize.ResponseSerializer, "get_value", moto_serialize.fast_get_value(moto_original))
+        first, again = _raw_bodies(_reads), _raw_bodies(_reads)  # a miss, then the memo's hits
+    assert len(expected) == 14
+    assert first == expected
+    assert again == expected
+
+
+def test_memoized_serializer_renders_messages_and_errors_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receives change state (receipt handles, counts): two queues filled alike, one rendered each way."""
+
+    def receive_from(queue: str) -> Callable[[dict[str, Any]], None]:
+        def calls(clients: dict[str, Any]) -> None:
+            url = clients["sqs"].get_queue_url(QueueName=queue)["QueueUrl"]
+            clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+            with pytest.raises(clients["sqs"].exceptions.QueueDoesNotExist):
+                clients["sqs"].get_queue_url(QueueName="nope")
+
+        return calls
+
+    def fill(clients: dict[str, Any]) -> None:
+        for queue in ("q1", "q2"):
+            url = clients["sqs"].create_queue(QueueName=queue)["QueueUrl"]
+            for i in range(3):
+                clients["sqs"].send_message(
+                    QueueUrl=url,
+                    MessageBody=json.dumps({"i": i}),
+                    MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}},
+                )
+
+    def volatile_free(body: bytes) -> Any:
+        doc = json.loads(body)
+        for message in doc.get("Messages", []):
+            for key in ("MessageId", "ReceiptHandle"):
+                message.pop(key)
+            for key in ("SentTimestamp", "ApproximateFirstReceiveTimestamp"):
+                message["Attributes"].pop(key)
+        return doc
+
+    moto_original = serialize.ResponseSerializer.get_value
+    with mock_aws():
+        _raw_bodies(fill)
+        expected = _raw_bodies(receive_from("q1"))
+        monkeypatch.setattr(serialize.ResponseSerializer, "get_value", moto_serialize.fast_get_value(moto_original))
+        got = _raw_bodies(receive_from("q2"))
+    assert [volatile_free(b) for b in got[1:]] == [volatile_free(b) for b in expected[1:]]
+    assert len(volatile_free(got[1])["Messages"]) == 3
+    assert b"QueueDoesNotExist" in got[2]
+
+
+def test_a_count_scan_answers_without_items(emulator: Emulator) -> None:
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(
+        TableName="count-scan",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(5):
+        ddb.put_item(TableName="count-scan", Item={"id": {"S": str(i)}, "odd": {"BOOL": i % 2 == 1}})
+    counted = ddb.scan(
+        TableName="count-scan",
+        Select="COUNT",
+        FilterExpression="odd = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+    assert (counted["Count"], counted["ScannedCount"]) == (2, 5)
+    assert "Items" not in counted
+    assert len(ddb.scan(TableName="count-scan")["Items"]) == 5  # without Select, the items as before
