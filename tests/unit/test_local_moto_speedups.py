@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from local_helpers import Emulator
+from local_helpers import Emulator, free_port
 from moto import mock_aws
 from moto.core import serialize
 
-from orderpoc.local import moto_serialize
+from orderpoc.local import lifecycle, moto_serialize
 
 REGION = "us-east-1"
 
@@ -142,3 +143,23 @@ def test_a_count_scan_answers_without_items(emulator: Emulator) -> None:
     assert (counted["Count"], counted["ScannedCount"]) == (2, 5)
     assert "Items" not in counted
     assert len(ddb.scan(TableName="count-scan")["Items"]) == 5  # without Select, the items as before
+
+
+def test_the_emulator_loads_no_default_amis_whatever_the_callers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tagging API's walk instantiates EC2's backend: without AMIs, orderpoc never uses them."""
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "true")  # the server's own setting wins
+    state_dir, port = tmp_path / "state", free_port()
+    status = lifecycle.start(state_dir, port)
+    try:
+        ec2 = boto3.client(
+            "ec2",
+            region_name=REGION,
+            endpoint_url=status.endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        assert ec2.describe_images(Owners=["amazon"])["Images"] == []
+    finally:
+        lifecycle.stop(state_dir, port)

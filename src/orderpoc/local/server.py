@@ -36,6 +36,18 @@ def _isolate_from_user_aws_config() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
+MOTO_ENVIRONMENT = {
+    # The tagging API's first GetResources (every up and down sweeps by tag) walks every backend
+    # it knows, EC2's too, whose default AMIs orderpoc never uses: not loaded.
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+}
+
+
+def configure_moto() -> None:
+    """moto's settings for this process, before moto is imported (some are read at import)."""
+    os.environ.update(MOTO_ENVIRONMENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderpoc.local.server")
     parser.add_argument("--port", type=int, required=True)
@@ -49,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("botocore", "urllib3"):  # one line per request is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _isolate_from_user_aws_config()
+    configure_moto()
 
     # Heavy imports after logging is set up, so import problems land in the log file.
     from orderpoc.local import patches
