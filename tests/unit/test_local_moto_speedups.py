@@ -163,3 +163,126 @@ def test_the_emulator_loads_no_default_amis_whatever_the_callers_environment(
         assert ec2.describe_images(Owners=["amazon"])["Images"] == []
     finally:
         lifecycle.stop(state_dir, port)
+
+
+def _tagged_resources(session: boto3.session.Session) -> None:
+    """One or two tagged (and one untagged) resource of every service tagging.py serves."""
+    from lambda_helpers import TRUST, make_zip
+
+    stack = [{"Key": "orderpoc:stack", "Value": "s1"}, {"Key": "team", "Value": "a"}]
+    other = [{"Key": "orderpoc:stack", "Value": "s2"}]
+    s3, sqs, sns = session.client("s3"), session.client("sqs"), session.client("sns")
+    for bucket, tags in (("b-one", stack), ("b-two", other)):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    s3.create_bucket(Bucket="b-untagged")
+    for name, tags in (("q-one", stack), ("q-two", other), ("q-untagged", [])):
+        sqs.create_queue(QueueName=name, tags={t["Key"]: t["Value"] for t in tags})
+    for name, tags in (("t-one", stack), ("t-two", other)):
+        sns.create_topic(Name=name, Tags=tags)
+    session.client("dynamodb").create_table(
+        TableName="tbl",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=stack,
+    )
+    session.client("logs").create_log_group(logGroupName="/lg", tags={"orderpoc:stack": "s1"})
+    session.client("events").create_event_bus(Name="bus", Tags=other)
+    session.client("cloudwatch").put_metric_alarm(
+        AlarmName="alarm",
+        MetricName="m",
+        Namespace="n",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=stack,
+    )
+    role = session.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    session.client("lambda").create_function(
+        FunctionName="fn",
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": make_zip()},
+        Tags={"orderpoc:stack": "s1"},
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"TagFilters": [{"Key": "orderpoc:stack"}]},
+        {"TagFilters": [{"Key": "orderpoc:stack", "Values": ["s1"]}, {"Key": "team"}]},
+        {
+            "TagFilters": [{"Key": "orderpoc:stack", "Values": ["s1", "s2"]}],
+            "ResourceTypeFilters": ["sqs", "s3:bucket"],
+        },
+        {"ResourceTypeFilters": ["cloudwatch:alarm", "lambda", "dynamodb:table", "logs", "events", "sns"]},
+        {"ResourceTypeFilters": ["ec2"]},
+        {"ResourcesPerPage": 3},
+        {"TagsPerPage": 4},
+    ],
+)
+def test_get_resources_over_the_served_services_is_motos_answer(params: dict[str, Any]) -> None:
+    from moto.resourcegroupstaggingapi.models import resourcegroupstaggingapi_backends
+
+    from orderpoc.local import tagging
+
+    def pages(first: Callable[[str | None], tuple[str | None, list[dict[str, Any]]]]) -> list[list[dict[str, Any]]]:
+        out, token = [], None
+        while True:
+            token, page = first(token)
+            out.append(page)
+            if not token:
+                return out
+
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+        _tagged_resources(session)
+        account = session.client("sts").get_caller_identity()["Account"]
+        moto_backend = resourcegroupstaggingapi_backends[account][REGION]
+        expected = pages(
+            lambda token: moto_backend.get_resources(
+                pagination_token=token,
+                tag_filters=params.get("TagFilters", []),
+                resources_per_page=params.get("ResourcesPerPage", 50),
+                tags_per_page=params.get("TagsPerPage", 100),
+                resource_type_filters=params.get("ResourceTypeFilters", []),
+            )
+        )
+
+        def ours(token: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+            answer = tagging.get_resources(account, REGION, {**params, "PaginationToken": token})
+            return answer["PaginationToken"], answer["ResourceTagMappingList"]
+
+        got = pages(ours)
+    assert got == expected
+    assert sum(len(page) for page in got) > 0 or params.get("ResourceTypeFilters") == ["ec2"]
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_get_resources_is_served_by_the_emulator_without_motos_tagging_module(emulator: Emulator) -> None:
+    sqs = emulator.client("sqs")
+    url = sqs.create_queue(QueueName="tag-served", tags={"orderpoc:stack": "served"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    tagging_api = emulator.client("resourcegroupstaggingapi")
+    pid = emulator.status.pid
+    assert pid is not None
+    query = {"TagFilters": [{"Key": "orderpoc:stack", "Values": ["served"]}]}
+    before = _rss_mb(pid)
+    found = tagging_api.get_resources(**query)["ResourceTagMappingList"]
+    assert found == [{"ResourceARN": arn, "Tags": [{"Key": "orderpoc:stack", "Value": "served"}]}]
+    served = _rss_mb(pid) - before
+    tagging_api.get_tag_keys()  # not served here: moto's tagging module and its ~45 services load
+    loaded = _rss_mb(pid) - before
+    assert served < 20 < 60 < loaded, (served, loaded)
+    assert tagging_api.get_resources(**query)["ResourceTagMappingList"] == found  # now moto's own answer

@@ -3,6 +3,8 @@
 - GET /_orderpoc/health                              who is running (boot id, pid, ...)
 - POST /2015-03-31/functions/{name}/invocations     Lambda Invoke, run by our runtime
 - /restapis/{api}/{stage}/_user_request_/{path}     API Gateway invoke URLs
+- X-Amz-Target: ...GetResources                     the tagging API, when tagging.py can answer
+                                                     without importing every moto service
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from orderpoc.local import tagging
 from orderpoc.local.apigw import ApiGatewayFront
 from orderpoc.local.lambda_api import handle_invoke
 from orderpoc.local.runtime import LambdaRuntime
@@ -22,6 +25,7 @@ from orderpoc.local.runtime import LambdaRuntime
 log = logging.getLogger("orderpoc.local.dispatcher")
 
 HEALTH_PATH = "/_orderpoc/health"
+GET_RESOURCES_TARGET = "ResourceGroupsTaggingAPI_20170126.GetResources"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -37,6 +41,7 @@ class Dispatcher:
         self._runtime = runtime
         self._apigw = apigw
         self._health = health
+        self._tagging: Any = None  # tagging.response_class(), made on first use
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -62,7 +67,23 @@ class Dispatcher:
             return response
         if path.startswith("/restapis/") and "/_user_request_" in path:
             return self._apigw.handle(Request(environ))
+        if environ.get("HTTP_X_AMZ_TARGET") == GET_RESOURCES_TARGET:
+            return self._get_resources(environ)
         return None
+
+    def _get_resources(self, environ: dict[str, Any]) -> Response | None:
+        request = Request(environ)
+        try:
+            params = json.loads(request.get_data(cache=True) or b"{}")
+        except ValueError:
+            params = None
+        if not isinstance(params, dict) or not tagging.servable(params):
+            _rewind(environ, request)
+            return None
+        if self._tagging is None:
+            self._tagging = tagging.response_class()
+        status, headers, body = self._tagging.dispatch(request, request.url, dict(request.headers))
+        return Response(body, status=status, headers=headers)
 
 
 def _rewind(environ: dict[str, Any], request: Request) -> None:
