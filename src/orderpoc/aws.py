@@ -237,8 +237,11 @@ class Clients:
             return client
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
-        """Register a botocore event hook on every client, present and future."""
+        """Register a botocore event hook on every client, present and future (once: the same
+        hook registered again is not called twice)."""
         with self._lock:
+            if (event, handler) in self._hooks:
+                return
             self._hooks.append((event, handler))
             for client in self._clients.values():
                 client.meta.events.register(event, handler)

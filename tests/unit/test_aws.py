@@ -246,3 +246,17 @@ def test_wait_out_does_not_wait_for_other_errors(clock):
     with pytest.raises(ClientError, match="bad"):
         wait_out(call, awaiting=pending_iam_or_change, budget=20, name="fn", say=lambda m: None)
     assert clock.sleeps == []
+
+
+def test_a_hook_registered_twice_is_called_once_and_reaches_later_clients(clients):
+    seen: list[str] = []
+
+    def hook(model, **_):
+        seen.append(model.name)
+
+    clients("sqs").list_queues()
+    clients.on("before-call", hook)
+    clients.on("before-call", hook)
+    clients("sqs").list_queues()  # a client built before the hook
+    clients("sns").list_topics()  # and one built after
+    assert seen == ["ListQueues", "ListTopics"]

@@ -183,23 +183,14 @@ def env(monkeypatch, tmp_path, boto_session):
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     harness = Harness(Settings(stack=STACK, target="aws", state_dir=tmp_path / "state"))
-    original_init = Clients.__init__
-    # The test's commands share their botocore clients, as one long-lived process would: building
-    # a client is ~25 ms of CPU, most of this file's time when each command built its own. The
-    # app's code still opens a Clients per command; only the client objects outlive it.
-    shared = Clients(harness.settings)
-    shared.session = boto_session
-    shared.on("before-call", harness.hook("before"))
-    shared.on("after-call", harness.hook("after"))
+    original_init = Clients.__init__  # within a test, commands share their clients (conftest)
+    before, after = harness.hook("before"), harness.hook("after")
 
     def hooked_init(self, settings):  # every Clients the app builds records its calls and can crash
         original_init(self, settings)
-        self.session, self._clients, self._hooks, self._lock = (
-            boto_session,
-            shared._clients,
-            shared._hooks,
-            shared._lock,
-        )
+        self.session = boto_session
+        self.on("before-call", before)
+        self.on("after-call", after)
 
     monkeypatch.setattr(Clients, "__init__", hooked_init)
     monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # orderpoc's retries: no waiting
