@@ -119,7 +119,9 @@ def own_cli(tmp_path) -> Iterator[Cli]:
         _stop(runner)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployed(cli: Cli) -> dict:
-    """`orderpoc up` once for the tests that only need a running stack."""
+    """`orderpoc up` once per module for the tests that only need a running stack: per module, as
+    a module that ran before on the same worker may have restarted the emulator or taken the stack
+    down (test_pipeline ends so), and a rerun of up on a standing stack changes nothing."""
     return cli.json("up")
