@@ -16,7 +16,6 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-import boto3
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -165,15 +164,8 @@ class Harness:
         return [op for op in self.calls if is_mutating(op)]
 
 
-@pytest.fixture(scope="module")
-def boto_session():
-    """One boto3 session for every command of every test, so service models are parsed once.
-    (Commands run one after the other; each Clients creates its clients under its own lock.)"""
-    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 @pytest.fixture
-def env(monkeypatch, tmp_path, boto_session):
+def env(monkeypatch, tmp_path):
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -188,7 +180,6 @@ def env(monkeypatch, tmp_path, boto_session):
 
     def hooked_init(self, settings):  # every Clients the app builds records its calls and can crash
         original_init(self, settings)
-        self.session = boto_session
         self.on("before-call", before)
         self.on("after-call", after)
 
