@@ -227,15 +227,24 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128  # bursts of new connections (API clients without keep-alive)
 
-    def __init__(self, host: str, port: int, app: WsgiApp, max_body: int = 64 * 1024 * 1024) -> None:
-        self.app = app
+    def __init__(self, host: str, port: int, max_body: int = 64 * 1024 * 1024) -> None:
+        self.app: WsgiApp = _not_ready
         self.max_body = max_body
         super().__init__((host, port), _Handler)
+
+    def serve(self, app: WsgiApp, poll_interval: float = 0.5) -> None:
+        """Answer with app until shutdown(); connections made since the bind wait in the backlog."""
+        self.app = app
+        self.serve_forever(poll_interval)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.exception("request from %s failed", client_address)
 
 
-def make_server(host: str, port: int, app: WsgiApp) -> Server:
-    """Bound and listening (OSError when the port is taken); serve_forever() to run it."""
-    return Server(host, port, app)
+def _not_ready(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    raise RuntimeError("no app yet: Server.serve(app) installs it")  # unreachable: nothing is accepted before
+
+
+def make_server(host: str, port: int) -> Server:
+    """Bound and listening (OSError when the port is taken); serve(app) to answer."""
+    return Server(host, port)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -130,7 +131,8 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
     directory = local_dir(state_dir)
     # The log holds what functions print: owner-only, like the state file.
     log_fd = os.open(log_file(state_dir, port), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(log_fd, "ab") as log:
+    ready_read, ready_write = os.pipe()  # the server writes "ready" on it once it answers
+    with os.fdopen(log_fd, "ab") as log, os.fdopen(ready_read, "rb", buffering=0) as ready:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -140,6 +142,8 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
                 str(port),
                 "--state-dir",
                 str(Path(state_dir).resolve()),
+                "--ready-fd",
+                str(ready_write),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -148,10 +152,24 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # survives the command that started it; own process group
             close_fds=True,  # the start lock's descriptor stays here
+            pass_fds=(ready_write,),
         )
-    _children[proc.pid] = proc
-    _write_pid_file(state_dir, port, proc.pid)
+        os.close(ready_write)  # the server holds the only write end: its exit ends our read
+        _children[proc.pid] = proc
+        _write_pid_file(state_dir, port, proc.pid)
+        _await_ready(ready, time.monotonic() + wait)
     return _await_health(state_dir, port, proc.pid, wait, started=True)
+
+
+def _await_ready(ready: Any, deadline: float) -> None:
+    """Until the server says it is ready, exits (end of file) or the deadline: no health requests
+    while it imports, so a port another program holds is told from a slow start at once."""
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([ready], [], [], left)[0]:
+            return
+        line = ready.read(64)
+        if not line or b"ready" in line:
+            return
 
 
 def _await_health(state_dir: Path, port: int, pid: int, wait: float, *, started: bool) -> LocalStatus:

@@ -9,6 +9,7 @@ lifecycle.py starts it detached, with stdout/stderr going to the log file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -48,10 +49,20 @@ def configure_moto() -> None:
     os.environ.update(MOTO_ENVIRONMENT)
 
 
+def _say_ready(fd: int | None) -> None:
+    """Tell the starting command we answer (it stops waiting); it may be gone already."""
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"ready\n")
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderpoc.local.server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--ready-fd", type=int, help="write 'ready' there once serving (lifecycle.start)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("ORDERPOC_LOCAL_DEBUG") else logging.INFO,
@@ -63,18 +74,28 @@ def main(argv: list[str] | None = None) -> int:
     _isolate_from_user_aws_config()
     configure_moto()
 
+    # The port first (standard library only): a port another program holds is known in a tenth of
+    # a second, not after the seconds of importing moto, and a client that connects meanwhile
+    # waits in the listen backlog instead of being refused.
+    from orderpoc.local.httpserver import make_server
+
+    endpoint = f"http://{HOST}:{args.port}"
+    try:
+        httpd = make_server(HOST, args.port)
+    except OSError as exc:
+        print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_PORT_IN_USE
+
     # Heavy imports after logging is set up, so import problems land in the log file.
     from orderpoc.local import patches
     from orderpoc.local.apigw import ApiGatewayFront
     from orderpoc.local.dispatcher import Dispatcher
-    from orderpoc.local.httpserver import make_server
     from orderpoc.local.notifications import Notifier
     from orderpoc.local.perimeter import Perimeter
     from orderpoc.local.pollers import Supervisor
     from orderpoc.local.routing import moto_app
     from orderpoc.local.runtime import LambdaRuntime
 
-    endpoint = f"http://{HOST}:{args.port}"
     runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or 4))
     notifier = Notifier(args.state_dir, runtime)
     patches.apply(notifier.deliver, runtime.invoke_for_moto)
@@ -93,12 +114,6 @@ def main(argv: list[str] | None = None) -> int:
 
     dispatcher = Dispatcher(moto_app(), runtime, ApiGatewayFront(runtime), health)
     app = Perimeter(dispatcher, args.port)  # this machine's tools only: no web page, no admin API
-    try:
-        httpd = make_server(HOST, args.port, app)
-    except OSError as exc:
-        print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
-        runtime.shutdown()
-        return EXIT_PORT_IN_USE
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: shutting down", signum)
@@ -109,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     supervisor.start()
     log.info("orderpoc local AWS listening on %s (boot %s)", endpoint, identity["boot_id"])
+    _say_ready(args.ready_fd)
     try:
-        httpd.serve_forever(poll_interval=0.2)
+        httpd.serve(app, poll_interval=0.2)
     finally:
         supervisor.stop()
         runtime.shutdown()
