@@ -56,7 +56,7 @@ class Session:
             on_event,
             max_workers=max_workers,
             kinds=stack.KINDS,
-            find_tagged=lambda known: tag_sweep.find(self.ctx, known),
+            search_tagged=lambda: tag_sweep.search(self.ctx),
         )
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from orderpoc.errors import EngineError, ResourceError
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, is_unknown
 from orderpoc.settings import TAG_KEY
 from orderpoc.state import State
-from orderpoc.tag_sweep import Found, Known, Tagged
+from orderpoc.tag_sweep import Found, Known, Pick, Tagged
 
 __all__ = ["ACTIONS", "Engine", "EngineError", "Event", "Plan", "Report", "Spec", "Step", "config_hash"]
 
@@ -167,7 +168,7 @@ class Engine:
         on_event: Callable[[Event], None] = lambda event: None,
         max_workers: int = 8,
         kinds: Mapping[str, Resource] | None = None,
-        find_tagged: Callable[[Known], Found] | None = None,
+        search_tagged: Callable[[], Pick] | None = None,
     ) -> None:
         self.specs = {spec.key: spec for spec in specs}
         self.deps = {spec.key: spec.depends_on for spec in specs}
@@ -177,8 +178,8 @@ class Engine:
         self.max_workers = max_workers
         # every kind a state entry may name, so what is no longer declared can still be deleted
         self.kinds = {**(kinds or {}), **{spec.kind: spec.resource for spec in specs}}
-        # read-only: what the stack tag finds beyond what is known (tag_sweep.find); None: not asked
-        self.find_tagged = find_tagged
+        # read-only: what the stack tag finds beyond what is known (tag_sweep.search); None: not asked
+        self.search_tagged = search_tagged
         graph.topological(self.deps)
 
     # -- shared plumbing ---------------------------------------------------------------------
@@ -223,28 +224,66 @@ class Engine:
         derived from its name where its kind knows them, UNKNOWN ("(known after up)") otherwise.
         """
         steps: dict[str, Step] = {}
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="find-ahead") as pool:
+            tagged = pool.submit(self.search_tagged) if self.search_tagged is not None else None
+            ahead = self._find_ahead(pool)
 
-        def job(spec: Spec, dep_outputs: Mapping[str, Outputs]) -> Outputs:
-            try:
-                desired = spec.build(dep_outputs)
-                steps[spec.key] = step = self._decide(spec, desired, spec.resource.find(self.ctx, spec.name, desired))
-            except Exception as exc:
-                steps[spec.key] = Step(spec.key, spec.kind, spec.name, "unknown", error=str(exc))
-                raise
-            return step.outputs
+            def job(spec: Spec, dep_outputs: Mapping[str, Outputs]) -> Outputs:
+                try:
+                    desired = spec.build(dep_outputs)
+                    live = self._found(spec, desired, ahead.get(spec.key))
+                    steps[spec.key] = step = self._decide(spec, desired, live)
+                except Exception as exc:
+                    steps[spec.key] = Step(spec.key, spec.kind, spec.name, "unknown", error=str(exc))
+                    raise
+                return step.outputs
 
-        self._run(self.deps, job, quiet=True)
+            self._run(self.deps, job, quiet=True)
         ordered = [
             steps.get(key) or Step(key, self.specs[key].kind, self.specs[key].name, "unknown", error=SKIPPED)
             for key in graph.topological(self.deps)
         ]
         plan = Plan(ordered + self._orphans(), frozenset(self.specs))
-        if self.find_tagged is not None:
+        if tagged is not None:
             if plan.errors:  # an unplanned resource's live ids are unknown: it could be mistaken for an orphan
                 plan.notices.append("the stack tag was not searched for leftovers: a resource could not be planned")
             else:
-                plan.steps += self._tagged_orphans(self._known(plan.steps), plan.notices)
+                plan.steps += self._tagged_orphans(tagged.result()(self._known(plan.steps)), plan.notices)
         return plan
+
+    def _find_ahead(self, pool: ThreadPoolExecutor) -> dict[str, tuple[Config, Future[Live | None]]]:
+        """Every resource's find at once, each on the config it has if its dependencies' outputs
+        are the ones the state recorded (or, where none are, those planned for a create).
+
+        On a fresh stack and on a rerun with nothing changed that is the config the walk builds,
+        so the walk waits on no chain of reads (a fresh up with 50 ms per call read one level of
+        the graph after another before creating anything). Where a dependency turns out otherwise,
+        the walk throws that find away and makes it again on the real config."""
+        guessed: dict[str, Outputs] = {}
+        ahead: dict[str, tuple[Config, Future[Live | None]]] = {}
+        for key in graph.topological(self.deps):
+            spec = self.specs[key]
+            if any(dep not in guessed for dep in spec.depends_on):
+                continue
+            try:
+                desired = spec.build({dep: guessed[dep] for dep in spec.depends_on})
+                recorded = self.state.outputs(key)
+                guessed[key] = PlannedOutputs(
+                    recorded if recorded else spec.resource.planned_outputs(self.ctx, spec.name, desired)
+                )
+            except Exception:  # the walk builds it again and reports what is wrong
+                continue
+            ahead[key] = (desired, pool.submit(spec.resource.find, self.ctx, spec.name, desired))
+        return ahead
+
+    def _found(self, spec: Spec, desired: Config, ahead: tuple[Config, Future[Live | None]] | None) -> Live | None:
+        """What find says for this config: the early answer when it was asked on the same config."""
+        if ahead is not None and ahead[0] == desired:
+            try:
+                return ahead[1].result()
+            except Exception:  # a transient failure gets the walk's own attempt
+                pass
+        return spec.resource.find(self.ctx, spec.name, desired)
 
     def _decide(self, spec: Spec, desired: Config, live: Live | None) -> Step:
         """The action for one resource, from what was found and what is desired."""
@@ -298,10 +337,8 @@ class Engine:
             known.add(entry.get("kind", ""), entry.get("name", ""), (entry.get("outputs") or {}).values())
         return known
 
-    def _tagged_orphans(self, known: Known, notices: list[str]) -> list[Step]:
-        """Read-only: the steps that delete what the stack tag finds beyond the known resources."""
-        assert self.find_tagged is not None
-        found = self.find_tagged(known)
+    def _tagged_orphans(self, found: Found, notices: list[str]) -> list[Step]:
+        """Read-only: the steps that delete what the stack tag found beyond the known resources."""
         notices.extend(
             f"tagged {TAG_KEY}={self.ctx.stack} but not a kind orderpoc deletes (not deleted): {arn}"
             for arn in found.unknown
@@ -440,9 +477,9 @@ class Engine:
         self._raise_failures(outcomes)
         for step in orphans:
             self._sweep_one(step)
-        if self.find_tagged is not None:
+        if self.search_tagged is not None:
             # A declared name the tagging index still lists after its delete stays known: not asked again.
-            for step in self._tagged_orphans(known, []):
+            for step in self._tagged_orphans(self.search_tagged()(known), []):
                 self._sweep_one(step)
 
     def _destroy_one(self, spec: Spec) -> None:

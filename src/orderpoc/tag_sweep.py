@@ -22,7 +22,7 @@ tags read, one call per role with that prefix.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,17 +83,30 @@ class Found:
     unknown: list[str]  # tagged ARNs orderpoc does not know how to delete: reported only
 
 
+Pick = Callable[[Known], Found]
+
+
 def find(ctx: Context, known: Known) -> Found:
     """Read-only: this stack's tagged resources that nothing known covers."""
-    orphans, unknown = [], []
-    for arn in tagged_arns(ctx):
-        tagged = classify(ctx, arn)
-        if tagged is None:
-            unknown.append(arn)
-        elif tagged.name and not _is_probe(ctx, tagged) and not known.covers(tagged):
-            orphans.append(tagged)
-    orphans.sort(key=lambda t: (SWEEP_ORDER.index(t.kind), t.name))
-    return Found(orphans, unknown)
+    return search(ctx)(known)
+
+
+def search(ctx: Context) -> Pick:
+    """Read-only: this stack's tagged resources, read now; the function returned picks those that
+    nothing known covers (the plan reads them while it finds the declared ones)."""
+    classified = [(arn, classify(ctx, arn)) for arn in tagged_arns(ctx)]
+
+    def pick(known: Known) -> Found:
+        orphans, unknown = [], []
+        for arn, tagged in classified:
+            if tagged is None:
+                unknown.append(arn)
+            elif tagged.name and not _is_probe(ctx, tagged) and not known.covers(tagged):
+                orphans.append(tagged)
+        orphans.sort(key=lambda t: (SWEEP_ORDER.index(t.kind), t.name))
+        return Found(orphans, unknown)
+
+    return pick
 
 
 def tagged_arns(ctx: Context) -> list[str]:

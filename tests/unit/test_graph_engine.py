@@ -315,6 +315,58 @@ def test_apply_takes_exactly_the_planned_actions_for_every_kind_of_change(ctx, t
     assert {s.action for s in again.steps} == {"unchanged"} and not again.pending
 
 
+class FindsAtOnce(ReplacingCloud):
+    """Records every find with the config it was asked on; with a barrier, the finds must be in
+    flight together (one waiting on another's answer would time the barrier out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finds: list[tuple[str, Config]] = []
+        self.find_barrier: threading.Barrier | None = None
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        with self.lock:
+            self.finds.append((name, desired))
+        if self.find_barrier is not None:
+            self.find_barrier.wait(timeout=5)
+        return super().find(ctx, name, desired)
+
+
+def test_plan_finds_a_whole_chain_at_once_on_a_fresh_stack_and_on_a_rerun(ctx, tmp_path):
+    cloud, state = FindsAtOnce(), State(tmp_path / "s.json")
+    chain = [
+        Spec("a", cloud, "a", lambda d: {"size": 1}),
+        Spec("b", cloud, "b", lambda d: {"ref": d["a"]["arn"]}, ("a",)),
+        Spec("c", cloud, "c", lambda d: {"ref": d["b"]["arn"]}, ("b",)),
+    ]
+    for _ in ("fresh", "rerun"):
+        cloud.find_barrier = threading.Barrier(len(chain))  # b's and c's finds wait for no answer
+        plan = Engine(chain, ctx, state, max_workers=4).plan()
+        assert sorted(name for name, _ in cloud.finds) == ["a", "b", "c"]  # each asked once
+        cloud.find_barrier = None
+        Engine(chain, ctx, state).apply(plan)
+        cloud.finds = []  # create() reads back what it made
+    assert {step.action for step in plan.steps} == {"unchanged"}
+
+
+def test_a_find_made_on_outputs_that_changed_since_the_state_is_made_again(ctx, tmp_path):
+    cloud, state = FindsAtOnce(), State(tmp_path / "s.json")
+    chain = [
+        Spec("a", cloud, "a", lambda d: {"size": 1}),
+        Spec("b", cloud, "b", lambda d: {"ref": d["a"]["arn"]}, ("a",)),
+    ]
+    Engine(chain, ctx, state).apply()
+    cloud.items["a"]["serial"] = 99  # replaced out of band: a new ARN the state does not know
+    cloud.finds = []
+    plan = Engine(chain, ctx, state).plan()
+    b = next(step for step in plan.steps if step.key == "b")
+    assert b.action == "update" and b.changes == [Change("ref", "arn:fake:a:1", "arn:fake:a:99")]
+    assert [desired for name, desired in cloud.finds if name == "b"] == [
+        {"ref": "arn:fake:a:1"},
+        {"ref": "arn:fake:a:99"},
+    ]
+
+
 def test_for_destroy_lists_what_exists_dependents_first(ctx, tmp_path):
     cloud, state = ReplacingCloud(), State(tmp_path / "s.json")
     Engine(shaped(cloud), ctx, state).apply()
