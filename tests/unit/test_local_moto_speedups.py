@@ -14,7 +14,7 @@ from local_helpers import Emulator, free_port
 from moto import mock_aws
 from moto.core import serialize
 
-from orderpoc.local import lifecycle, moto_serialize
+from orderpoc.local import lifecycle, model_loader, moto_serialize
 
 REGION = "us-east-1"
 
@@ -286,3 +286,19 @@ def test_get_resources_is_served_by_the_emulator_without_motos_tagging_module(em
     loaded = _rss_mb(pid) - before
     assert served < 20 < 60 < loaded, (served, loaded)
     assert tagging_api.get_resources(**query)["ResourceTagMappingList"] == found  # now moto's own answer
+
+
+def test_every_botocore_model_moto_reads_is_parsed_once_into_plain_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core import utils
+    from moto.core.base_backend import AccountSpecificBackend
+
+    model_loader.share()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    utils.get_service_model.cache_clear()  # an earlier test of this process may have asked already
+    for_responses = utils.get_service_model("lambda")  # moto's serializer and errors
+    for_urls = boto3.client("lambda", region_name=REGION)._service_model  # moto's per-operation URLs
+    for_regions = AccountSpecificBackend.get_session().client("lambda", region_name=REGION)._service_model
+    model = for_responses._service_description
+    assert for_urls._service_description is model and for_regions._service_description is model
+    assert type(model) is dict and type(model["shapes"]) is dict

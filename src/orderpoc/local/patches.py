@@ -47,6 +47,8 @@ do that work as the Lambda service does, so every record must be handled once, b
    the SDK to drop them). The load test counts an order's rows this way after every run.
 10. moto's response serializer works out the attribute names a member may be stored under once
    per shape and class instead of once per value (`moto_serialize.py`).
+11. Every botocore model moto reads is parsed once per process, by one shared loader
+   (`model_loader.py`): each of moto's loaders kept a copy of its own.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orderpoc.local import moto_serialize
+from orderpoc.local import model_loader, moto_serialize
 
 log = logging.getLogger("orderpoc.local")
 
@@ -114,6 +116,7 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     _speedups()
     _scan_count_without_items()
     moto_serialize.apply()
+    model_loader.share()
     _applied = True
 
 
