@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
 
-from orderpoc.local import filtering
+from orderpoc.local import filtering, procs
 from orderpoc.local.apigw_proxy import proxy_response
 from orderpoc.local.apigw_routes import Throttle, resolve
 from orderpoc.local.sqs_poller import SqsPoller
@@ -186,3 +187,22 @@ def test_a_stopped_sqs_poller_takes_no_message_so_none_reaches_the_dlq_by_its_re
             assert poller._receive(10, 1) == []  # stopped: it takes nothing, even in a long poll
         message = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"][0]
         assert message["Attributes"]["ApproximateReceiveCount"] == "1"  # this receive is its first
+
+
+@pytest.mark.parametrize(
+    ("state", "flags", "expected"),
+    [
+        ("S", 0x400100, True),  # asleep, as a server waiting for a request is
+        ("R", 0x400100 | procs.PF_EXITING, False),  # killed: its sockets may be closed already
+        ("Z", 0x40840C, False),
+        ("X", 0x40840C, False),
+    ],
+)
+def test_a_process_on_its_way_out_is_not_alive(monkeypatch, state: str, flags: int, expected: bool) -> None:
+    fields = [state, "1", "7", "7", "0", "-1", str(flags), "0"]
+    monkeypatch.setattr(procs, "_stat", lambda pid: fields)
+    assert procs.alive(12345) is expected
+
+
+def test_this_process_is_alive() -> None:
+    assert procs.alive(os.getpid())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 STOP_GRACE = 10.0  # seconds the server gets to stop its pollers and workers after SIGTERM
 KILL_GRACE = 5.0
+PF_EXITING = 0x4  # the kernel's task flag: set as the process starts to exit (include/linux/sched.h)
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -23,10 +24,13 @@ def _stat(pid: int) -> list[str] | None:
 
 
 def alive(pid: int) -> bool:
-    """Running (a zombie is not: it only waits for its parent to reap it)."""
+    """Running: not a zombie (it only waits for its parent to reap it), and not on its way out.
+    A killed process closes its sockets (connections to it are refused) before its main thread
+    turns zombie; under load that takes a while, and a caller told "alive" then would take the
+    refusal for an error of a running server. The exit flag is set before the first socket closes."""
     stat = _stat(pid)
     if stat is not None:
-        return stat[0] != "Z"
+        return stat[0] not in {"Z", "X"} and not int(stat[6]) & PF_EXITING
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
