@@ -3,12 +3,16 @@ a killed command's lock, and moving state between the file and S3."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import select
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import botocore.exceptions
 import pytest
@@ -45,6 +49,63 @@ def _finish(process: subprocess.Popen, out, timeout: float = 300) -> tuple[int, 
     text = out.read()
     out.close()
     return code, text
+
+
+@dataclass
+class Held:
+    """A command whose stdout is a pipe the test filled before starting it: the command blocks on
+    the first line it prints until `release` drains the pipe. An `up` prints its first line when a
+    resource is done, with the state lock held, so once the lock is seen the command can be
+    signalled while it still holds the lock, however slow this test's process is scheduled. (Seen,
+    then signalled, without the hold, is a race the command wins on a loaded machine: it releases
+    the lock and finishes before the signal arrives, exit 0 with its whole output.)"""
+
+    process: subprocess.Popen
+    stdout: int  # the pipe's read end
+    stderr: object
+    filler: int  # bytes the test wrote into the pipe before the command's own
+
+    def release(self, timeout: float = 300) -> tuple[int, str]:
+        """Drain the pipe until the command exits; its exit code and its output (stdout, stderr)."""
+        deadline = time.monotonic() + timeout
+        chunks = []
+        with os.fdopen(self.stdout, "rb", buffering=0) as pipe:
+            while chunk := _read_within(pipe, deadline):
+                chunks.append(chunk)
+        code = self.process.wait(max(0.0, deadline - time.monotonic()))
+        self.stderr.seek(0)  # type: ignore[attr-defined]
+        text = b"".join(chunks)[self.filler :].decode(errors="replace") + self.stderr.read()  # type: ignore[attr-defined]
+        self.stderr.close()  # type: ignore[attr-defined]
+        return code, text
+
+
+def _read_within(pipe, deadline: float) -> bytes:
+    ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+    if not ready:
+        raise AssertionError("the held command did not exit in time")
+    return pipe.read(65536)
+
+
+def _start_held(cli, tmp_path, name: str, *args: str) -> Held:
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filler = 0
+    for size in (4096, 1):  # whole pages, then byte by byte: not one byte of room left
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                filler += os.write(write_end, b"." * size)
+    os.set_blocking(write_end, True)  # the command's writes block
+    stderr = open(tmp_path / f"{name}.err", "w+")  # noqa: SIM115 - closed by release
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orderpoc", *args],
+        cwd=cli.cwd,
+        env={**cli.env, **CREDENTIALS},
+        stdout=write_end,
+        stderr=stderr,
+        text=True,
+    )
+    os.close(write_end)  # the command's copy is the only one: its exit is the pipe's end
+    return Held(process, read_end, stderr, filler)
 
 
 def _operator(cli, tmp_path, who: str, stack: str) -> list[str]:
@@ -119,10 +180,11 @@ def test_a_killed_command_leaves_its_lock_sigterm_and_ctrl_c_release_it(cli, buc
     flags = ["--stack", "solo", "--state-url", f"s3://{BUCKET}/team"]
     key = "team/solo.local.json.lock"
 
-    process, out = _start(cli, tmp_path, "killed", "up", *flags)
+    held = _start_held(cli, tmp_path, "killed", "up", *flags)
     _lock_taken(cli, key)
-    process.kill()  # SIGKILL: no chance to clean up
-    _finish(process, out)
+    held.process.kill()  # SIGKILL: no chance to clean up
+    held.release()
+    process = held.process
     blocked = cli.run("up", *flags, "--lock-timeout", "0", check=False)
     assert blocked.returncode == 2
     line = blocked.stderr.strip()
@@ -134,10 +196,11 @@ def test_a_killed_command_leaves_its_lock_sigterm_and_ctrl_c_release_it(cli, buc
     assert not _lock_exists(cli, key)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
-        process, out = _start(cli, tmp_path, sig.name, "up", *flags)
+        held = _start_held(cli, tmp_path, sig.name, "up", *flags)
         _lock_taken(cli, key)
-        process.send_signal(sig)
-        code, text = _finish(process, out)
+        assert held.process.poll() is None  # held: still running, the lock still its own
+        held.process.send_signal(sig)
+        code, text = held.release()
         assert code == 130, text
         assert not _lock_exists(cli, key), f"{sig.name} left the lock"
     cli.run("down", *flags)
