@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from e2e_helpers import wait_for
+from e2e_helpers import DUMP_ON_ABORT, wait_for, wait_or_dump
 
 from orderpoc import http_client as http
 from orderpoc.cli.output import validate
@@ -72,7 +72,7 @@ def test_logs_follow_prints_a_new_orders_line_as_it_comes(cli, deployed):
     follower = subprocess.Popen(
         [sys.executable, "-m", "orderpoc", "logs", "processor", "--follow", "--since", "1m"],
         cwd=cli.cwd,
-        env=cli.env,
+        env={**cli.env, **DUMP_ON_ABORT},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -96,7 +96,11 @@ def test_logs_follow_prints_a_new_orders_line_as_it_comes(cli, deployed):
         assert " processor " in line
     finally:
         follower.send_signal(signal.SIGINT)  # Ctrl-C: a clean exit, no traceback
-        _, err = follower.communicate(timeout=30)
+        try:
+            wait_or_dump(follower, 30)
+        finally:
+            err = follower.stderr.read()  # type: ignore[union-attr]
+            print(err, file=sys.stderr)  # shown with a failure: the stacks of a hung follower
     assert follower.returncode == 0 and "Traceback" not in err, err
 
 

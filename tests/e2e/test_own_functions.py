@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import wait_for
+from e2e_helpers import DUMP_ON_ABORT, wait_for, wait_or_dump
 
 from orderpoc import http_client
 
@@ -120,12 +120,13 @@ def test_watch_redeploys_a_saved_edit_before_the_next_order(proj) -> None:
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
     watcher = subprocess.Popen(
         [sys.executable, "-m", "orderpoc", "up", "--watch"],
-        cwd=proj.cwd, env=proj.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=proj.cwd, env={**proj.env, **DUMP_ON_ABORT}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
     output: queue.Queue[str] = queue.Queue()
     assert watcher.stdout is not None
-    threading.Thread(target=lambda: [output.put(line) for line in watcher.stdout], daemon=True).start()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [output.put(line) for line in watcher.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
         _read_until(output, lines, "Watching")
         notifier = proj.cwd / "lambda_src" / "notifier.py"
@@ -145,12 +146,15 @@ def test_watch_redeploys_a_saved_edit_before_the_next_order(proj) -> None:
     finally:
         watcher.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
         try:
-            watcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            watcher.kill()
-            watcher.wait()
-        sns.unsubscribe(SubscriptionArn=subscription)
-        sqs.delete_queue(QueueUrl=queue_url)
+            wait_or_dump(watcher, 30)
+        except AssertionError:
+            reader.join(timeout=10)  # its last lines: the hung watcher's stacks
+            while not output.empty():
+                lines.append(output.get())
+            raise AssertionError("".join(lines)) from None
+        finally:
+            sns.unsubscribe(SubscriptionArn=subscription)
+            sqs.delete_queue(QueueUrl=queue_url)
     _read_until(output, lines, "Stopped watching")
     assert watcher.returncode == 0, "".join(lines)
     assert "Traceback" not in "".join(lines)
