@@ -65,5 +65,7 @@ def test_a_load_run_whose_local_aws_is_killed_shows_its_figures_and_says_so(own_
     document = json.loads(result.stdout)
     validate("send-test-order", document)
     assert document["ok"] is False and "the local AWS stopped" in document["aborted"]
-    # partial and consistent: the client's own tally of rows can trail the table's at the kill
-    assert 0 < document["stored"] <= document["accepted"] < 300
+    # partial and consistent. The client's tally of rows can trail the table's at the kill, to none
+    # on a loaded machine (its table poller may not have asked since the rows came); not so its
+    # tally of answers: 20 rows mean 20 orders sent by 8 senders, so at least 12 answers were read.
+    assert 0 <= document["stored"] <= document["accepted"] and 0 < document["accepted"] < 300
