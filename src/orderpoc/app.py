@@ -361,10 +361,10 @@ def read_logs(settings: Settings, query: Query, start_ms: int) -> tuple[Fetched,
 
 def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Callable[[list[LogLine]], None]) -> None:
     """Lines since start_ms, then new ones as they come, until Ctrl-C (KeyboardInterrupt)."""
-    from orderpoc import logs
+    from orderpoc import interrupts, logs
 
     with open_session(settings, lock=False) as session:
-        logs.follow(session.ctx, settings.names, query, start_ms, on_lines)
+        logs.follow(session.ctx, settings.names, query, start_ms, on_lines, sleep=interrupts.sleep)
 
 
 @dataclass

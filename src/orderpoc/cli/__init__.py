@@ -9,14 +9,13 @@ found changes pending, 130 Ctrl-C.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import warnings
 from typing import Any
 
 import click
 
-from orderpoc import __version__
+from orderpoc import __version__, interrupts
 from orderpoc.cli import (
     diagram_command,
     init_command,
@@ -69,10 +68,6 @@ for command in (
 add_verbose(cli)  # -v/--verbose on the group and on every command
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     prefix = getattr(category, "prefix", "warning: ")  # state_store.Notice and its kinds
     ui.err_console.print(f"{prefix}{message}", soft_wrap=True, markup=False)
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("ORDERPOC_DEBUG") == "1"
     warnings.showwarning = _show_warning  # e.g. a state dir tightened to 0700: one line, not a source excerpt
     # A polite kill is handled like Ctrl-C, so cleanups (send-test-order's probe queue) still run.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts.install()
     try:
         code = cli.main(args=argv, prog_name="orderpoc", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort

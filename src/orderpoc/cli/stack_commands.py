@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
 
+from orderpoc import interrupts
 from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import common_options, confirmed, json_option, next_flags, notify_email_options, where
 from orderpoc.cli.output import drift_items, emit
@@ -87,11 +89,12 @@ def _watch(settings: Settings, baseline: Fingerprint | None) -> None:
     from orderpoc.watch import project_root, watch_project
 
     ui.console.print(f"Watching {project_root(settings)} for changes (Ctrl-C stops) ...")
-    try:
+    # Ctrl-C raises KeyboardInterrupt, and sets the flag the watch loop waits on, should the
+    # exception be lost (interrupts.py)
+    with contextlib.suppress(KeyboardInterrupt):
         # each redeploy keeps the email list this up recorded
-        watch_project(settings, ui.print_redeploy, ui.print_watch_error, baseline=baseline)
-    except KeyboardInterrupt:
-        ui.console.print("Stopped watching; the stack stays up.")
+        watch_project(settings, ui.print_redeploy, ui.print_watch_error, baseline=baseline, stop=interrupts.interrupted)
+    ui.console.print("Stopped watching; the stack stays up.")
 
 
 @click.command(short_help="Delete every resource of the stack.")
