@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from orderpoc import interrupts
 from orderpoc.cli.lazy import ui
 from orderpoc.cli.options import json_option, local_port, state_dir_option
 from orderpoc.cli.output import emit
@@ -100,7 +101,7 @@ def local_logs(state_dir: Path, lines: int, follow: bool) -> None:
         click.echo(line)
     if follow:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how following ends: a clean exit
-            server_log.follow(path, offset, click.echo)
+            server_log.follow(path, offset, click.echo, sleep=interrupts.sleep)  # see interrupts.py
 
 
 def _show(schema: str, status: LocalStatus, as_json: bool) -> None:
