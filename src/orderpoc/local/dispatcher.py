@@ -5,6 +5,7 @@
 - /restapis/{api}/{stage}/_user_request_/{path}     API Gateway invoke URLs
 - X-Amz-Target: ...GetResources                     the tagging API, when tagging.py can answer
                                                      without importing every moto service
+- POST / for SQS, DynamoDB and SNS                   straight to moto's response classes (fastpath.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from orderpoc.local import tagging
 from orderpoc.local.apigw import ApiGatewayFront
+from orderpoc.local.fastpath import FastPath
 from orderpoc.local.lambda_api import handle_invoke
 from orderpoc.local.runtime import LambdaRuntime
 
@@ -42,6 +44,7 @@ class Dispatcher:
         self._apigw = apigw
         self._health = health
         self._tagging: Any = None  # tagging.response_class(), made on first use
+        self._fast = FastPath()  # SQS, DynamoDB and SNS calls, without moto's Flask app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -54,7 +57,8 @@ class Dispatcher:
             )
         if response is not None:
             return response(environ, start_response)
-        return self._moto(environ, start_response)
+        answered = self._fast(environ, start_response)
+        return answered if answered is not None else self._moto(environ, start_response)
 
     def _ours(self, environ: dict[str, Any], path: str) -> Response | None:
         if path == HEALTH_PATH:
