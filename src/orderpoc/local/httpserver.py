@@ -5,7 +5,8 @@ the per-request cost is the emulator's cost per order. werkzeug's development se
 headers with the email package, builds its environ through several layers and formats a log line
 per request; profiled under load it was a fifth of the server's CPU. This one reads the request
 line and headers itself, keeps connections alive (boto3 reuses them), and writes each response
-in one send. One thread per connection (clients keep theirs open), bound to 127.0.0.1.
+in one send. One thread per connection (clients keep theirs open), reused for the next
+connection, bound to 127.0.0.1.
 
 What it supports is what AWS clients send: Content-Length or chunked bodies, `Expect:
 100-continue`, HEAD, keep-alive and `Connection: close`. Header case as sent is kept in the
@@ -22,6 +23,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
+
+from orderpoc.local.connthreads import ConnectionThreads
 
 log = logging.getLogger("orderpoc.local.http")
 
@@ -222,15 +225,33 @@ def _keep_alive(version: str, connection: str) -> bool:
     return "close" not in tokens
 
 
-class Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True  # a kept-alive idle connection must not hold up shutdown
+class Server(socketserver.TCPServer):
+    """One thread per connection, reused for the next (connthreads.py); none holds up shutdown."""
+
     allow_reuse_address = True
     request_queue_size = 128  # bursts of new connections (API clients without keep-alive)
 
     def __init__(self, host: str, port: int, max_body: int = 64 * 1024 * 1024) -> None:
         self.app: WsgiApp = _not_ready
         self.max_body = max_body
+        self.threads = ConnectionThreads(self._serve_connection)
         super().__init__((host, port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # socket.accept() without its per-call family/type enum lookups: always TCP over IPv4 here
+        fd, address = self.socket._accept()  # type: ignore[attr-defined]
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=fd), address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.threads.submit(request, client_address)
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
 
     def serve(self, app: WsgiApp, poll_interval: float = 0.5) -> None:
         """Answer with app until shutdown(); connections made since the bind wait in the backlog."""
