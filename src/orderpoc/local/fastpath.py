@@ -70,7 +70,10 @@ class FastPath:
 
         request = _Request(environ)
         try:
-            result = self._handler(service)(request, request.url, dict(request.headers))
+            # request.url rebuilt by werkzeug (IRI decoding, host checks) costs more than the call's
+            # parsing; the path is "/" and there is no query string (service() checked)
+            url = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}/"
+            result = self._handler(service)(request, url, dict(request.headers))
         except ClientError as exc:  # as moto's convert_to_flask_response answers it
             result = 400, {}, exc.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)

@@ -49,6 +49,7 @@ do that work as the Lambda service does, so every record must be handled once, b
    per shape and class instead of once per value (`moto_serialize.py`).
 11. Every botocore model moto reads is parsed once per process, by one shared loader
    (`model_loader.py`): each of moto's loaders kept a copy of its own.
+12. DynamoDB condition and filter expressions are parsed once per text (`moto_expressions.py`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orderpoc.local import model_loader, moto_serialize
+from orderpoc.local import model_loader, moto_expressions, moto_serialize
 
 log = logging.getLogger("orderpoc.local")
 
@@ -117,6 +118,7 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     _scan_count_without_items()
     moto_serialize.apply()
     model_loader.share()
+    moto_expressions.apply()
     _applied = True
 
 
