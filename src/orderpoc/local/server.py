@@ -58,6 +58,24 @@ def _say_ready(fd: int | None) -> None:
             os.close(fd)
 
 
+GC_GEN0_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
+
+
+def tune_gc() -> None:
+    """Less garbage-collector work per request, once moto and our modules are imported.
+
+    moto makes many short-lived objects per call, and CPython's young-generation collection every
+    700 allocations kept re-scanning them; the tens of thousands of objects the imports made were
+    re-scanned by every older collection. Measured under load: 0.65 s of 11.3 s server CPU went to
+    collections; with the imports frozen (never collected: they live as long as the process) and
+    young collections every 20,000 allocations, 0.15 s. Cyclic garbage is still collected.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderpoc.local.server")
     parser.add_argument("--port", type=int, required=True)
@@ -122,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    tune_gc()
     supervisor.start()
     log.info("orderpoc local AWS listening on %s (boot %s)", endpoint, identity["boot_id"])
     _say_ready(args.ready_fd)
