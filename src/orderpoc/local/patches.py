@@ -50,6 +50,7 @@ do that work as the Lambda service does, so every record must be handled once, b
 11. Every botocore model moto reads is parsed once per process, by one shared loader
    (`model_loader.py`): each of moto's loaders kept a copy of its own.
 12. DynamoDB condition and filter expressions are parsed once per text (`moto_expressions.py`).
+13. SendMessage to a standard queue no longer builds every queue attribute (`moto_sqs.py`).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orderpoc.local import model_loader, moto_expressions, moto_serialize
+from orderpoc.local import model_loader, moto_expressions, moto_serialize, moto_sqs
 
 log = logging.getLogger("orderpoc.local")
 
@@ -119,6 +120,7 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     moto_serialize.apply()
     model_loader.share()
     moto_expressions.apply()
+    moto_sqs.apply()
     _applied = True
 
 

@@ -1,0 +1,54 @@
+"""SendMessage to a standard queue without building every queue attribute (checked against moto 5.2.1).
+
+moto's `SQSBackend.send_message` asks `queue.attributes.get("ContentBasedDeduplication")` once
+per message. `Queue.attributes` builds every attribute to answer: it walks the queue's messages
+three times (ApproximateNumberOfMessages, ...Delayed, ...NotVisible) and renders its policies, so
+one send cost more the longer the backlog (the orders queue under load, the load test's probe
+queue that SNS delivers to). ContentBasedDeduplication is a FIFO attribute, absent from a standard
+queue's attributes, so for a standard queue the answer is always None: while this thread sends to
+one, that queue's `attributes` is an empty dict, which gives the same None without the walk.
+FIFO queues and every other reader of `attributes` get moto's full dict.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+_sending = threading.local()  # .queue: the standard queue this thread is sending to
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    from moto.sqs.models import Queue, SQSBackend
+
+    queue_cls: Any = Queue
+    backend_cls: Any = SQSBackend
+    full = queue_cls.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(_sending, "queue", None) is self:
+            return {}
+        return full.fget(self)
+
+    attributes.__wrapped__ = full  # type: ignore[attr-defined]  # moto's property
+    queue_cls.attributes = property(attributes, full.fset, full.fdel, full.__doc__)
+    original = backend_cls.send_message
+
+    @functools.wraps(original)
+    def send_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            return original(self, queue_name, *args, **kwargs)
+        previous, _sending.queue = getattr(_sending, "queue", None), queue
+        try:
+            return original(self, queue_name, *args, **kwargs)
+        finally:
+            _sending.queue = previous
+
+    backend_cls.send_message = send_message
+    _applied = True
