@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import threading
 import time
@@ -186,6 +188,7 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
         core = botocore.session.Session()
         if _shared_loader is None:
             _shared_loader = core.get_component("data_loader")
+            parse_models_into_dicts(_shared_loader)
         else:
             core.register_component("data_loader", _shared_loader)
         session = boto3.session.Session(botocore_session=core, **kwargs)
@@ -193,6 +196,21 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
         paths = _shared_loader.search_paths
         paths[:] = list(dict.fromkeys(paths))
         return session
+
+
+def _load_plain(full_path: str, open_method: Any) -> Any:
+    """botocore's JSONFileLoader._load_file without its object_pairs_hook=OrderedDict."""
+    if not os.path.isfile(full_path):
+        return None
+    with open_method(full_path, "rb") as fp:
+        return json.loads(fp.read().decode("utf-8"))
+
+
+def parse_models_into_dicts(loader: botocore.loaders.Loader) -> None:
+    """The loader parses JSON models into plain dicts: botocore asks for OrderedDicts, twice the
+    parse time (75 vs 37 ms for the models an `up` reads) and about twice the memory, for an
+    order that dicts keep anyway; nothing in botocore, boto3 or moto uses OrderedDict's extras."""
+    loader.file_loader._load_file = _load_plain
 
 
 class Clients:

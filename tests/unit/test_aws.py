@@ -260,3 +260,13 @@ def test_a_hook_registered_twice_is_called_once_and_reaches_later_clients(client
     clients("sqs").list_queues()  # a client built before the hook
     clients("sns").list_topics()  # and one built after
     assert seen == ["ListQueues", "ListTopics"]
+
+
+def test_sessions_share_one_loader_whose_models_are_plain_dicts() -> None:
+    from orderpoc.aws import new_session
+
+    first, second = new_session(region_name="us-east-1"), new_session(region_name="eu-west-1")
+    model = first.client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
+    again = second.client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
+    assert again._service_description is model._service_description  # parsed once per process
+    assert type(model._service_description) is dict and type(model._service_description["shapes"]) is dict

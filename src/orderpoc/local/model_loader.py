@@ -6,25 +6,17 @@ botocore session that lists regions for its backends, and the boto3 clients it m
 each operation's URL. Each loader parses and keeps its own copy: after one `up` the server held
 Lambda's model five times, API Gateway's, IAM's and SQS's four times, endpoints.json four times,
 ~67 MB of the server's memory. Here they all share one loader (moto's, with its model extras),
-which parses each file once and keeps it, into plain dicts: botocore asks for OrderedDicts,
-which cost about twice the memory, for an order that dicts keep anyway.
+which parses each file once and keeps it, into plain dicts (as the CLI's loader does:
+aws.parse_models_into_dicts).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
+from orderpoc.aws import parse_models_into_dicts
+
 _shared: Any = None
-
-
-def _load_plain(full_path: str, open_method: Any) -> Any:
-    """botocore's JSONFileLoader._load_file, without its object_pairs_hook=OrderedDict."""
-    if not os.path.isfile(full_path):
-        return None
-    with open_method(full_path, "rb") as fp:
-        return json.loads(fp.read().decode("utf-8"))
 
 
 def share() -> None:
@@ -37,7 +29,7 @@ def share() -> None:
     from moto.core.base_backend import AccountSpecificBackend
 
     shared = loaders.create_loader()
-    shared.file_loader._load_file = _load_plain
+    parse_models_into_dicts(shared)
     patched: tuple[Any, ...] = (loaders, utils)  # utils imported the name
     for module in patched:
         module.create_loader = lambda: shared
