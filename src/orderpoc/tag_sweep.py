@@ -86,11 +86,6 @@ class Found:
 Pick = Callable[[Known], Found]
 
 
-def find(ctx: Context, known: Known) -> Found:
-    """Read-only: this stack's tagged resources that nothing known covers."""
-    return search(ctx)(known)
-
-
 def search(ctx: Context) -> Pick:
     """Read-only: this stack's tagged resources, read now; the function returned picks those that
     nothing known covers (the plan reads them while it finds the declared ones)."""

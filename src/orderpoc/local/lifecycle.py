@@ -161,7 +161,7 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
         os.close(ready_write)  # the server holds the only write end: its exit ends our read
         _children[proc.pid] = proc
         _write_pid_file(state_dir, port, proc.pid)
-        if _await_ready(ready, time.monotonic() + wait) == "exited":
+        if _exited_before_ready(ready, time.monotonic() + wait):
             # its pipe closed as it exits: reap it, or the health check below could find it still
             # alive and wait out its timeout on whatever holds the port
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -169,18 +169,19 @@ def _start_locked(state_dir: Path, port: int, wait: float) -> LocalStatus:
     return _await_health(state_dir, port, proc.pid, wait, started=True)
 
 
-def _await_ready(ready: Any, deadline: float) -> str:
-    """Until the server says it is ready, exits (end of file) or the deadline: no health requests
-    while it imports, so a port another program holds is told from a slow start at once."""
+def _exited_before_ready(ready: Any, deadline: float) -> bool:
+    """Wait until the server says it is ready (False), exits: end of file (True), or the deadline
+    (False): no health requests while it imports, so a port another program holds is told from a
+    slow start at once."""
     while (left := deadline - time.monotonic()) > 0:
         if not select.select([ready], [], [], left)[0]:
-            break
+            return False
         line = ready.read(64)
         if not line:
-            return "exited"
+            return True
         if b"ready" in line:
-            return "ready"
-    return "late"
+            return False
+    return False
 
 
 def _await_health(state_dir: Path, port: int, pid: int, wait: float, *, started: bool) -> LocalStatus:
