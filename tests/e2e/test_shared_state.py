@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import botocore.exceptions
 import pytest
@@ -29,18 +30,22 @@ def bucket(cli):
     return BUCKET
 
 
-def _start(cli, tmp_path, name: str, *args: str) -> tuple[subprocess.Popen, object]:
-    """An orderpoc command in the background, its output in files (no pipe to fill)."""
-    out = open(tmp_path / f"{name}.out", "w+")  # noqa: SIM115 - closed by _finish
-    process = subprocess.Popen(
+def _background(cli, args: tuple[str, ...], stdout: Any, stderr: Any) -> subprocess.Popen:
+    """An orderpoc command in the background, with these credentials and outputs."""
+    return subprocess.Popen(
         [sys.executable, "-m", "orderpoc", *args],
         cwd=cli.cwd,
         env={**cli.env, **CREDENTIALS},
-        stdout=out,
-        stderr=subprocess.STDOUT,
+        stdout=stdout,
+        stderr=stderr,
         text=True,
     )
-    return process, out
+
+
+def _start(cli, tmp_path, name: str, *args: str) -> tuple[subprocess.Popen, object]:
+    """An orderpoc command in the background, its output in files (no pipe to fill)."""
+    out = open(tmp_path / f"{name}.out", "w+")  # noqa: SIM115 - closed by _finish
+    return _background(cli, args, out, subprocess.STDOUT), out
 
 
 def _finish(process: subprocess.Popen, out, timeout: float = 300) -> tuple[int, str]:
@@ -96,14 +101,7 @@ def _start_held(cli, tmp_path, name: str, *args: str) -> Held:
                 filler += os.write(write_end, b"." * size)
     os.set_blocking(write_end, True)  # the command's writes block
     stderr = open(tmp_path / f"{name}.err", "w+")  # noqa: SIM115 - closed by release
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orderpoc", *args],
-        cwd=cli.cwd,
-        env={**cli.env, **CREDENTIALS},
-        stdout=write_end,
-        stderr=stderr,
-        text=True,
-    )
+    process = _background(cli, args, write_end, stderr)
     os.close(write_end)  # the command's copy is the only one: its exit is the pipe's end
     return Held(process, read_end, stderr, filler)
 
