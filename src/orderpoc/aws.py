@@ -1,4 +1,7 @@
-"""boto3 session and clients: one place for credentials, endpoint, retries and error translation."""
+"""botocore session and clients: one place for credentials, endpoint, retries and error translation.
+
+botocore, not boto3: orderpoc uses clients only, and boto3's session layer (resources, S3
+transfers, and the multiprocessing machinery they import) was ~30 ms of every command's start."""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import boto3
 import botocore.exceptions
 import botocore.loaders
 import botocore.parsers
+import botocore.regions
 import botocore.session
 from botocore.config import Config
 
@@ -175,8 +178,8 @@ _loader_lock = threading.Lock()
 _shared_loader: botocore.loaders.Loader | None = None
 
 
-def new_session(**kwargs: Any) -> boto3.session.Session:
-    """A boto3 session whose service models come from one loader per process.
+def shared_loader() -> botocore.loaders.Loader:
+    """The process's one botocore model loader (as botocore builds a session's own).
 
     Each botocore session otherwise parses every service's JSON model afresh: that was most of the
     CPU of a short command after the first, and of every test that builds its own Clients. A loader
@@ -185,17 +188,37 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
     """
     global _shared_loader
     with _loader_lock:
-        core = botocore.session.Session()
         if _shared_loader is None:
-            _shared_loader = core.get_component("data_loader")
+            _shared_loader = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
             parse_models_into_dicts(_shared_loader)
-        else:
-            core.register_component("data_loader", _shared_loader)
-        session = boto3.session.Session(botocore_session=core, **kwargs)
-        # boto3 appends its own data folder to the loader's search path for every session.
-        paths = _shared_loader.search_paths
-        paths[:] = list(dict.fromkeys(paths))
-        return session
+        return _shared_loader
+
+
+def new_session(
+    *, region_name: str | None = None, profile_name: str | None = None, credentials: dict[str, str] | None = None
+) -> botocore.session.Session:
+    """A botocore session on the shared loader; an unknown profile raises ProfileNotFound here,
+    not at the first call."""
+    session = botocore.session.Session(profile=profile_name)
+    session.register_component("data_loader", shared_loader())
+    if region_name:
+        session.set_config_variable("region", region_name)
+    if credentials:
+        session.set_credentials(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
+    if profile_name:
+        session.get_scoped_config()
+    return session
+
+
+def known_regions() -> set[str]:
+    """Every region botocore knows SQS in, in every partition (aws, aws-cn, aws-us-gov...), read
+    from the shared loader's endpoints data: no session needed, and the clients reuse the parse."""
+    resolver = botocore.regions.EndpointResolver(shared_loader().load_data("endpoints"))
+    return {
+        region
+        for partition in resolver.get_available_partitions()
+        for region in resolver.get_available_endpoints("sqs", partition)
+    }
 
 
 def _load_plain(full_path: str, open_method: Any) -> Any:
@@ -214,21 +237,21 @@ def parse_models_into_dicts(loader: botocore.loaders.Loader) -> None:
 
 
 class Clients:
-    """Creates boto3 clients lazily, once per service, shared across the engine's threads.
+    """Creates botocore clients lazily, once per service, shared across the engine's threads.
 
-    boto3 clients are thread-safe; sessions are not, so clients are built under a lock.
+    botocore clients are thread-safe; sessions are not, so clients are built under a lock.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.endpoint_url = settings.effective_endpoint
-        kwargs: dict[str, Any] = {"region_name": settings.region}
-        if settings.target == "local":
-            kwargs.update(LOCAL_CREDENTIALS)
-        elif settings.profile:
-            kwargs["profile_name"] = settings.profile
+        local = settings.target == "local"
         try:
-            self.session = new_session(**kwargs)
+            self.session = new_session(
+                region_name=settings.region,
+                profile_name=None if local else settings.profile,
+                credentials=LOCAL_CREDENTIALS if local else None,
+            )
         except botocore.exceptions.ProfileNotFound as exc:
             raise UserError(f"{exc}; list profiles with `aws configure list-profiles`") from None
         self._clients: dict[str, Any] = {}
@@ -246,7 +269,7 @@ class Clients:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = self.session.client(
+                client = self.session.create_client(
                     service, endpoint_url=self.endpoint_url, config=SINGLE_SHOT_CONFIG if single_shot else RETRY_CONFIG
                 )
                 for event, handler in self._hooks:
@@ -268,7 +291,7 @@ class Clients:
         """The account the credentials belong to; a clear one-line error when there are none, they
         are expired or rejected, or the endpoint is not AWS (nor AWS-compatible)."""
         # A dedicated client that gives up fast: this call is the reachability check too.
-        sts = self.session.client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
+        sts = self.session.create_client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
         for event, handler in self._hooks:
             sts.meta.events.register(event, handler)
         try:

@@ -46,10 +46,9 @@ def validate_stack(stack: str) -> str:
 
 
 def validate_region(region: str) -> str:
-    from orderpoc.aws import new_session  # deferred: settings stays cheap to import
+    from orderpoc.aws import known_regions  # deferred: settings stays cheap to import
 
-    # The shared loader: the command's clients reuse the endpoints data parsed here.
-    known = set(new_session().get_available_regions("sqs"))
+    known = known_regions()
     if region not in known and not _REGION_RE.match(region or ""):
         raise UserError(f"unknown region {region!r}: use an AWS region code such as us-east-1")
     if region not in known:

@@ -131,7 +131,7 @@ def test_expired_sso_session_is_a_one_line_user_error(aws, monkeypatch):
             raise UnauthorizedSSOTokenError()
 
     clients = Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1"))
-    monkeypatch.setattr(clients.session, "client", lambda *a, **k: ExpiredSts())
+    monkeypatch.setattr(clients.session, "create_client", lambda *a, **k: ExpiredSts())
     with pytest.raises(UserError, match="aws sso login"):
         clients.account_id()
 
@@ -266,7 +266,27 @@ def test_sessions_share_one_loader_whose_models_are_plain_dicts() -> None:
     from orderpoc.aws import new_session
 
     first, second = new_session(region_name="us-east-1"), new_session(region_name="eu-west-1")
-    model = first.client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
-    again = second.client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
+    model = first.create_client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
+    again = second.create_client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model
     assert again._service_description is model._service_description  # parsed once per process
     assert type(model._service_description) is dict and type(model._service_description["shapes"]) is dict
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1"])
+def test_regions_of_every_partition_are_known(region: str) -> None:
+    from orderpoc.settings import validate_region
+
+    assert validate_region(region) == region
+
+
+def test_an_unknown_profile_is_a_user_error_before_any_call(monkeypatch, tmp_path) -> None:
+    from orderpoc.aws import Clients
+    from orderpoc.errors import UserError
+    from orderpoc.settings import Settings
+
+    (tmp_path / "config").write_text("[profile known]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    with pytest.raises(UserError, match="list profiles with `aws configure list-profiles`"):
+        Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1", profile="unknown"))
+    assert Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1", profile="known")).session
