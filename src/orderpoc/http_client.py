@@ -107,8 +107,10 @@ def _proxied(parts: urllib.parse.SplitResult) -> bool:
 def _via_urllib(method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float) -> Response:
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     started = time.monotonic()
+    # An opener of its own: urlopen's global one read the proxy settings once, at its first use.
+    opener = urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return Response(resp.status, dict(resp.headers), resp.read().decode(), time.monotonic() - started)
     except urllib.error.HTTPError as err:
         return Response(err.code, dict(err.headers), err.read().decode(errors="replace"), time.monotonic() - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -113,6 +114,8 @@ def test_a_refused_connection_raises_at_once(server: Recorder) -> None:
 
 
 def test_a_proxy_set_for_the_url_is_used(server: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    urllib.request.urlopen(f"{server.url}/before", timeout=5).close()  # urllib's global opener, proxy-less
+    server.requests.clear()
     monkeypatch.setenv("HTTP_PROXY", server.url)  # the recorder stands in for the proxy
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
