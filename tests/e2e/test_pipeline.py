@@ -174,7 +174,7 @@ def test_disabled_processor_mapping_fails_the_stored_hop_and_up_repairs_it(cli, 
     lam = cli.client("lambda")
     mapping = next(m for m in lam.list_event_source_mappings(FunctionName="e2e-processor")["EventSourceMappings"])
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    trace = cli.json("send-test-order", "--timeout", "5", check=False)
+    trace = cli.json("send-test-order", "--timeout", "3", check=False)
     assert trace["ok"] is False and trace["failed_hop"] == "stored"
     drifted = [r for r in cli.json("status", check=False)["resources"] if r["state"] == "drifted"]
     assert [r["key"] for r in drifted] == ["esm:processor"]

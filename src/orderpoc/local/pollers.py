@@ -1,15 +1,20 @@
 """The event source mapping supervisor: one poller per enabled mapping, as provisioned.
 
-Every half second it lists the mappings moto holds and reconciles: a new or re-enabled mapping gets
-a poller, a disabled or deleted one loses it, a changed one (batch size, filters...) is restarted
-with its new configuration. Nothing is hard-coded: the wiring is whatever the API was told.
+It reconciles with the mappings moto holds whenever the Lambda API creates, updates or deletes one,
+before that call answers, and every half second besides: a new or re-enabled mapping gets a poller,
+a disabled or deleted one loses it, a changed one (batch size, filters...) is restarted with its
+new configuration. So once UpdateEventSourceMapping(Enabled=False) has answered, no lane takes
+another message (the half-second tick alone let an order sent just after it be processed).
+Nothing is hard-coded: the wiring is whatever the API was told.
 It also gives the runtime its housekeeping tick (retire pools of changed or deleted functions).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from orderpoc.local import backends
@@ -46,9 +51,11 @@ class Supervisor:
         self._stopped: dict[str, Poller] = {}  # last stopped poller per UUID: its successor waits
         self._ignored: set[str] = set()  # mappings of sources we do not emulate (warned once)
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the tick and the API's request threads both reconcile
         self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
 
     def start(self) -> None:
+        _after_mapping_changes(self._reconcile_quietly)
         self._thread.start()
 
     def stop(self) -> None:
@@ -74,7 +81,17 @@ class Supervisor:
                 log.exception("supervisor tick failed")
             self._stop.wait(INTERVAL)
 
+    def _reconcile_quietly(self) -> None:
+        try:
+            self.reconcile()
+        except Exception:  # the API call itself succeeded: the tick tries again
+            log.exception("reconcile after a mapping change failed")
+
     def reconcile(self) -> None:
+        with self._lock:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         wanted = {c["UUID"]: c for c in backends.event_source_mappings() if c.get("State") == "Enabled"}
         for uuid in list(self._pollers):
             poller = self._pollers[uuid]
@@ -106,3 +123,25 @@ class Supervisor:
         self._ignored.add(config["UUID"])
         log.warning("mapping %s: event source %s is not emulated", config["UUID"], service)
         return None
+
+
+_MAPPING_CHANGES = ("create_event_source_mapping", "update_event_source_mapping", "delete_event_source_mapping")
+
+
+def _after_mapping_changes(callback: Callable[[], None]) -> None:
+    """Run `callback` after each of moto's mapping changes, in the request's thread, before the API
+    answers (moto 5.2.1's LambdaBackend methods; the latest supervisor's callback wins)."""
+    from moto.awslambda.models import LambdaBackend
+
+    backend_cls: Any = LambdaBackend
+    for name in _MAPPING_CHANGES:
+        method = getattr(backend_cls, name)
+        original = getattr(method, "__wrapped__", method)
+
+        @functools.wraps(original)
+        def changed(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            result = _original(self, *args, **kwargs)
+            callback()
+            return result
+
+        setattr(backend_cls, name, changed)
