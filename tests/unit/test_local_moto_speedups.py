@@ -302,3 +302,30 @@ def test_every_botocore_model_moto_reads_is_parsed_once_into_plain_dicts(monkeyp
     model = for_responses._service_description
     assert for_urls._service_description is model and for_regions._service_description is model
     assert type(model) is dict and type(model["shapes"]) is dict
+
+
+def test_moto_keeps_no_message_or_queue_once_they_are_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's dashboard list of every model instance (`instances_tracked`) held every message the
+    emulator ever carried; with `untrack_models` a deleted queue and its messages can be freed."""
+    import gc
+
+    from moto.core.common_models import BaseModel
+    from moto.sqs.models import Message, Queue
+
+    from orderpoc.local import patches
+
+    monkeypatch.setattr(BaseModel, "__new__", BaseModel.__dict__["__new__"])  # moto's, back after the test
+    patches.untrack_models()
+    with mock_aws():
+        sqs = boto3.session.Session(region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test").client(
+            "sqs"
+        )
+        url = sqs.create_queue(QueueName="gone")["QueueUrl"]
+        for n in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert len(received) == 3
+        sqs.delete_queue(QueueUrl=url)
+        gc.collect()
+        assert Message.instances_tracked == [] and Queue.instances_tracked == []
+        assert [o for o in gc.get_objects() if isinstance(o, Message | Queue)] == []

@@ -51,6 +51,11 @@ do that work as the Lambda service does, so every record must be handled once, b
    (`model_loader.py`): each of moto's loaders kept a copy of its own.
 12. DynamoDB condition and filter expressions are parsed once per text (`moto_expressions.py`).
 13. SendMessage to a standard queue no longer builds every queue attribute (`moto_sqs.py`).
+14. moto keeps every model instance it ever made, in a list per class, for its dashboard
+   (`BaseModel.instances_tracked`; only moto's reset API, which we do not serve, empties it): every
+   SQS message, DynamoDB item, stream record and log event stayed in memory for the server's life,
+   deleted or not, and every garbage collection walked them. `untrack_models` makes models as moto
+   does, without the list.
 """
 
 from __future__ import annotations
@@ -121,7 +126,19 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     model_loader.share()
     moto_expressions.apply()
     moto_sqs.apply()
+    untrack_models()
     _applied = True
+
+
+def untrack_models() -> None:
+    """BaseModel.__new__ without appending the instance to its class's `instances_tracked`."""
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        return super(BaseModel, cls).__new__(cls)
+
+    model_cls: Any = BaseModel
+    model_cls.__new__ = staticmethod(__new__)
 
 
 _s3_write_lock = threading.RLock()
