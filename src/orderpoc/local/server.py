@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     from orderpoc.local import patches
     from orderpoc.local.apigw import ApiGatewayFront
     from orderpoc.local.dispatcher import Dispatcher
+    from orderpoc.local.idle_gc import IdleCollector
     from orderpoc.local.notifications import Notifier
     from orderpoc.local.perimeter import Perimeter
     from orderpoc.local.pollers import Supervisor
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return {**identity, "pollers": supervisor.running()}
 
     dispatcher = Dispatcher(moto_app(), runtime, ApiGatewayFront(runtime), health)
-    app = Perimeter(dispatcher, args.port)  # this machine's tools only: no web page, no admin API
+    idle = IdleCollector()  # a full collection once the work is over (after a load run and `down`)
+    app = idle.wrap(Perimeter(dispatcher, args.port))  # this machine's tools only: no web page, no admin API
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: shutting down", signum)
@@ -142,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     tune_gc()
     supervisor.start()
+    idle.start()
     log.info("orderpoc local AWS listening on %s (boot %s)", endpoint, identity["boot_id"])
     _say_ready(args.ready_fd)
     try:
         httpd.serve(app, poll_interval=0.2)
     finally:
+        idle.stop()
         supervisor.stop()
         runtime.shutdown()
         httpd.server_close()
