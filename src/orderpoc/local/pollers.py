@@ -82,6 +82,8 @@ class Supervisor:
             self._stop.wait(INTERVAL)
 
     def _reconcile_quietly(self) -> None:
+        if self._stop.is_set():  # the hook outlives a stopped supervisor: it must not start pollers
+            return
         try:
             self.reconcile()
         except Exception:  # the API call itself succeeded: the tick tries again
