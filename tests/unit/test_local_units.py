@@ -206,3 +206,36 @@ def test_a_process_on_its_way_out_is_not_alive(monkeypatch, state: str, flags: i
 
 def test_this_process_is_alive() -> None:
     assert procs.alive(os.getpid())
+
+
+class _FakePoller:
+    def __init__(self, config: dict) -> None:
+        self.config, self.running = config, False
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_stopped_supervisor_starts_no_poller_on_a_later_mapping_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    from orderpoc.local import pollers
+
+    for name in pollers._MAPPING_CHANGES:  # the hook patches moto's class: moto's again after the test
+        monkeypatch.setattr(LambdaBackend, name, getattr(LambdaBackend, name))
+    mapping = {"UUID": "u-1", "State": "Enabled", "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q"}
+    monkeypatch.setattr(pollers.backends, "event_source_mappings", lambda: [mapping])
+    supervisor = pollers.Supervisor(runtime=None)
+    monkeypatch.setattr(supervisor, "_make", _FakePoller)
+    supervisor.start()
+    supervisor._reconcile_quietly()  # as after a CreateEventSourceMapping
+    assert supervisor.running() == ["u-1"]
+    supervisor.stop()
+    supervisor._reconcile_quietly()  # a mapping change after the stop
+    assert supervisor.running() == []
