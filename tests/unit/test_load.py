@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
+import pytest
+
+from orderpoc import load
 from orderpoc.load import _summarise, _Tracker, percentile
 
 
@@ -208,3 +212,20 @@ def test_a_notification_after_the_answer_is_timed_from_the_send():
     assert tracker.accepted("a", "k1", sent=5.0, seconds=0.1) is False
     assert tracker.notified("a", now=5.25) is True
     assert tracker.hops["notified"] == {"a": 0.25}
+
+
+def test_stored_is_when_the_processor_wrote_the_order_not_when_the_poll_saw_it() -> None:
+    from datetime import UTC, datetime
+
+    sent = time.monotonic()
+    sent_wall = time.time()
+
+    def item(seconds_after_post: float) -> dict:
+        at = datetime.fromtimestamp(sent_wall + seconds_after_post, UTC).isoformat(timespec="milliseconds")
+        return {"orderId": {"S": "o"}, "receivedAt": {"S": at.replace("+00:00", "Z")}}
+
+    assert load.stored_after(item(0.030), sent, seen=0.180) == pytest.approx(0.030, abs=0.005)
+    # another clock, off by more than the poll's window, either way: the poll's own time
+    assert load.stored_after(item(-2.0), sent, seen=0.180) == 0.180
+    assert load.stored_after(item(5.0), sent, seen=0.180) == 0.180
+    assert load.stored_after({"orderId": {"S": "o"}}, sent, seen=0.180) == 0.180
