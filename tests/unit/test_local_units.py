@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -133,6 +135,84 @@ def test_sqs_poller_fills_its_window_with_long_polls_not_a_short_poll_loop() -> 
     poller, waits = _poller_receiving(5, [["a"] * 6, ["b"] * 4, ["c"]])
     assert len(poller._gather()) == 10
     assert waits == [1, 4]
+
+
+class _Backlog:
+    """An SQS poller over a list of messages; each invocation waits at a gate, so the lanes at work
+    at once can be counted."""
+
+    def __init__(self, messages: int, *, batch_size: int, max_lanes: int) -> None:
+        config = {
+            "UUID": "u-2",
+            "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q",
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "BatchSize": batch_size,
+            "ScalingConfig": {"MaximumConcurrency": max_lanes},
+        }
+        self.poller = SqsPoller(config, SimpleNamespace(max_workers=10))
+        self.waiting = [f"m{i}" for i in range(messages)]
+        self.gate = threading.Event()
+        self.busy = self.most_busy = 0
+        self.batches: list[int] = []
+        self._lock = threading.Lock()
+        self.poller._receive = self._receive  # type: ignore[method-assign]
+        self.poller._process = self._process  # type: ignore[method-assign]
+
+    def _receive(self, count: int, wait: int) -> list[dict]:
+        with self._lock:
+            taken, self.waiting = self.waiting[:count], self.waiting[count:]
+        if not taken:
+            self.poller._stop.wait(0.01)  # the long poll, shortened
+        return [{"MessageId": m} for m in taken]
+
+    def _process(self, batch: list[dict]) -> None:
+        with self._lock:
+            self.busy += 1
+            self.most_busy = max(self.most_busy, self.busy)
+            self.batches.append(len(batch))
+        self.gate.wait(10)
+        with self._lock:
+            self.busy -= 1
+
+    def until(self, condition, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.005)
+
+
+def test_sqs_lanes_grow_with_a_backlog_up_to_the_maximum_and_shrink_back_to_one() -> None:
+    backlog = _Backlog(20, batch_size=2, max_lanes=3)
+    backlog.poller.start()
+    try:
+        backlog.until(lambda: backlog.busy == 3, "three full batches at once")
+        assert backlog.poller.lanes == 3
+        backlog.gate.set()
+        backlog.until(lambda: not backlog.waiting, "the backlog drained")
+        backlog.until(lambda: backlog.poller.lanes == 1, "idle lanes retired")
+        backlog.until(lambda: sum(t.is_alive() for t in backlog.poller._threads) == 1, "their threads ended")
+        assert backlog.most_busy == 3 and sum(backlog.batches) == 20
+    finally:
+        backlog.gate.set()
+        backlog.poller.stop()
+        backlog.poller.join(5)
+    assert not any(t.is_alive() for t in backlog.poller._threads)
+
+
+def test_sqs_lanes_stay_one_while_batches_come_back_short() -> None:
+    backlog = _Backlog(0, batch_size=5, max_lanes=4)
+    backlog.gate.set()
+    backlog.poller.start()
+    try:
+        for _ in range(10):
+            with backlog._lock:
+                backlog.waiting.append("m")  # a trickle: one message at a time, never a backlog
+            backlog.until(lambda: not backlog.waiting, "the message taken")
+        backlog.until(lambda: sum(backlog.batches) == 10, "all processed")
+        assert backlog.most_busy == 1 and backlog.poller.lanes == 1
+    finally:
+        backlog.poller.stop()
+        backlog.poller.join(5)
 
 
 def test_sns_to_sqs_documents_share_one_certificate_and_are_really_signed() -> None:

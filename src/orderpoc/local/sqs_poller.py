@@ -1,8 +1,13 @@
 """An SQS event source mapping, run as the Lambda service runs it.
 
-Each "lane" is one concurrent batch (ScalingConfig.MaximumConcurrency, else the runtime's worker
-bound): long-poll up to BatchSize messages within MaximumBatchingWindowInSeconds, drop (delete)
-those the filters reject, invoke, then delete what succeeded. Failed messages are left alone: they
+Each "lane" is one concurrent batch: long-poll up to BatchSize messages within
+MaximumBatchingWindowInSeconds, drop (delete) those the filters reject, invoke, then delete what
+succeeded. Lanes scale with the backlog, as Lambda's pollers do: one lane while it keeps up; a full
+batch (messages are waiting) adds one, up to ScalingConfig.MaximumConcurrency (else the runtime's
+worker bound); a lane whose receive emptied the queue (a short batch, or none) ends, down to one. Lambda starts at five
+and keeps its pollers on its own hosts; here every lane is a warm worker process (~45 MB) and CPU
+on the same machine, and batches grow fuller (fewer invocations per message) when fewer lanes share
+the queue. Failed messages are left alone: they
 come back after the queue's visibility timeout, and moto's receive moves them to the DLQ after the
 redrive policy's maxReceiveCount, as SQS does.
 
@@ -34,25 +39,48 @@ class SqsPoller:
         self._stop = threading.Event()
         self.region, self.account, self.queue_name = backends.arn_parts(config["EventSourceArn"])
         scaling = config.get("ScalingConfig") or {}
-        self.lanes = int(scaling.get("MaximumConcurrency") or runtime.max_workers)
+        self.max_lanes = max(1, int(scaling.get("MaximumConcurrency") or runtime.max_workers))
         self.batch_size = int(config.get("BatchSize") or 10)
         self.window = float(config.get("MaximumBatchingWindowInSeconds") or 0)
         self.report_failures = "ReportBatchItemFailures" in (config.get("FunctionResponseTypes") or [])
         self.filters = filtering.compile_filters(config.get("FilterCriteria"))
         self._threads: list[threading.Thread] = []
+        self._lanes_lock = threading.Lock()
+        self.lanes = 0  # running now
 
     def start(self) -> None:
-        for lane in range(self.lanes):
-            thread = threading.Thread(target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{lane}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._add_lane()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        for thread in self._threads:
+        with self._lanes_lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
+
+    # -- scaling --------------------------------------------------------------------------------
+
+    def _add_lane(self) -> None:
+        with self._lanes_lock:
+            if self._stop.is_set() or self.lanes >= self.max_lanes:
+                return
+            self.lanes += 1
+            self._threads = [t for t in self._threads if t.is_alive()]
+            thread = threading.Thread(
+                target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+
+    def _retire_lane(self) -> bool:
+        """True when this idle lane should end: another one is left to keep polling."""
+        with self._lanes_lock:
+            if self.lanes <= 1:
+                return False
+            self.lanes -= 1
+            return True
 
     # -- one lane -------------------------------------------------------------------------------
 
@@ -64,7 +92,14 @@ class SqsPoller:
                 if batch and self._stop.is_set():
                     self._release(batch)  # stopped mid-receive: hand them back untouched
                 elif batch:
+                    backlog = len(batch) >= self.batch_size
+                    if backlog:
+                        self._add_lane()  # messages are waiting: take the next batch beside this one
                     self._process(batch)
+                    if not backlog and self._retire_lane():
+                        return  # this receive emptied the queue: the other lanes keep up
+                elif self._retire_lane():
+                    return
                 failures = 0
             except Exception as exc:  # queue deleted, server shutting down...: back off, retry
                 failures += 1
