@@ -15,6 +15,12 @@ from orderpoc.local.worker_process import Worker, new_log_stream
 
 EnvFactory = Callable[[Path, str], dict[str, str]]  # (code dir, log stream) -> environment
 
+# An invocation that finds every warm worker busy waits this long for one to come free before it
+# starts another. Lambda would start one at once; here a start costs a Python process (~45 MB, and
+# ~0.2 s of CPU importing boto3) on the same machine, while a busy worker is usually free within a
+# few milliseconds. A worker that stays busy longer does not hold anyone back: the pool grows.
+SPAWN_GRACE_SECONDS = 0.025
+
 
 class PoolRetired(Exception):
     """The configuration changed while waiting for a worker; ask the runtime for the new pool."""
@@ -50,6 +56,7 @@ class Pool:
         """An idle worker (None) or a freshly started one with its init report."""
         if self.limit <= 0:
             raise Throttled()
+        grace_ends = time.monotonic() + SPAWN_GRACE_SECONDS
         with self._cond:
             while True:
                 if self._retired:
@@ -60,8 +67,12 @@ class Pool:
                         return worker, None
                     self._count -= 1
                 if self._count < self.limit:
-                    self._count += 1
-                    break
+                    now = time.monotonic()
+                    if self._count == 0 or now >= grace_ends:
+                        self._count += 1
+                        break
+                    self._cond.wait(grace_ends - now)
+                    continue
                 self._cond.wait()
         try:
             stream = new_log_stream(str(self.config["version"]))
@@ -109,11 +120,14 @@ class Pool:
         if empty:
             shutil.rmtree(self.code_dir, ignore_errors=True)
 
-    def reap_idle(self, max_idle: float) -> None:
-        """Lambda recycles environments that sat idle; so do we, to give the memory back."""
+    def reap_idle(self, warmest_for: float, others_for: float) -> None:
+        """Lambda recycles environments that sat idle; so do we, to give the memory back: the
+        warmest idle worker after `warmest_for` seconds, the others (what a burst of load left)
+        after `others_for`."""
         now = time.monotonic()
         with self._cond:
-            stale = [w for w in self._idle if now - w.last_used > max_idle]
+            warmest = max(self._idle, key=lambda w: w.last_used, default=None)
+            stale = [w for w in self._idle if now - w.last_used > (warmest_for if w is warmest else others_for)]
             self._idle = [w for w in self._idle if w not in stale]
         for worker in stale:
             self._forget(worker)

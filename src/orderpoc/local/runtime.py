@@ -28,7 +28,8 @@ from orderpoc.local.worker_process import WorkerDied, WorkerTimeout, environment
 log = logging.getLogger("orderpoc.local.runtime")
 
 ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda retries async invocations twice (after ~1 and ~2 min)
-IDLE_SECONDS = 600.0
+IDLE_SECONDS = 600.0  # a function's last warm worker: interactive use stays warm
+SURPLUS_IDLE_SECONDS = 30.0  # the others, which a burst of load started
 
 
 class FunctionNotFound(Exception):
@@ -122,7 +123,7 @@ class LambdaRuntime:
                         del self._pools[slot]
                 pool.retire()
             else:
-                pool.reap_idle(IDLE_SECONDS)
+                pool.reap_idle(IDLE_SECONDS, SURPLUS_IDLE_SECONDS)
 
     def shutdown(self) -> None:
         self._async.shutdown(wait=False, cancel_futures=True)

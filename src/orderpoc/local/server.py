@@ -27,6 +27,13 @@ MAX_WORKERS_ENV = "ORDERPOC_LOCAL_MAX_WORKERS"
 log = logging.getLogger("orderpoc.local.server")
 
 
+def default_max_workers() -> int:
+    """Warm workers per function: the CPUs we may run on, 2 to 4. The workers share them with this
+    server, so more add memory (~45 MB each) and no throughput (docs/benchmarks.md measures 2 vs 4)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    return min(4, max(2, cpus))
+
+
 def _isolate_from_user_aws_config() -> None:
     """The emulator needs no account: never let a user's profile or config break botocore here."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from orderpoc.local.routing import moto_app
     from orderpoc.local.runtime import LambdaRuntime
 
-    runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or 4))
+    runtime = LambdaRuntime(endpoint, max_workers=int(os.environ.get(MAX_WORKERS_ENV) or default_max_workers()))
     notifier = Notifier(args.state_dir, runtime)
     patches.apply(notifier.deliver, runtime.invoke_for_moto)
     supervisor = Supervisor(runtime)
