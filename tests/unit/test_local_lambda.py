@@ -147,6 +147,14 @@ def test_unknown_function_is_resource_not_found(emulator: Emulator) -> None:
         lam.invoke(FunctionName="nope", Payload=b"{}")
 
 
+def test_deleting_a_function_stops_its_workers_before_the_call_answers(emulator: Emulator) -> None:
+    emulator.function("gone", ECHO)
+    pid = emulator.invoke("gone", {})[1]["pid"]
+    assert procs.alive(pid)
+    emulator.client("lambda").delete_function(FunctionName="gone")
+    assert not procs.alive(pid)  # not at the next sweep, seconds later: `down` leaves no process
+
+
 def test_concurrent_invocations_use_several_workers_up_to_the_bound(emulator: Emulator) -> None:
     emulator.function("par", ECHO)
     with ThreadPoolExecutor(max_workers=8) as pool:

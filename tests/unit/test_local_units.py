@@ -307,7 +307,7 @@ def test_a_stopped_supervisor_starts_no_poller_on_a_later_mapping_change(monkeyp
 
     from orderpoc.local import pollers
 
-    for name in pollers._MAPPING_CHANGES:  # the hook patches moto's class: moto's again after the test
+    for name in pollers._MAPPING_CHANGES + pollers._FUNCTION_DELETIONS:  # moto's own again after the test
         monkeypatch.setattr(LambdaBackend, name, getattr(LambdaBackend, name))
     mapping = {"UUID": "u-1", "State": "Enabled", "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q"}
     monkeypatch.setattr(pollers.backends, "event_source_mappings", lambda: [mapping])

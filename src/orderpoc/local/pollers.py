@@ -6,7 +6,8 @@ a disabled or deleted one loses it, a changed one (batch size, filters...) is re
 new configuration. So once UpdateEventSourceMapping(Enabled=False) has answered, no lane takes
 another message (the half-second tick alone let an order sent just after it be processed).
 Nothing is hard-coded: the wiring is whatever the API was told.
-It also gives the runtime its housekeeping tick (retire pools of changed or deleted functions).
+It also gives the runtime its housekeeping tick (retire pools of changed or deleted functions),
+and sweeps at once after a DeleteFunction, so `down` leaves no worker process behind.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class Supervisor:
         self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
 
     def start(self) -> None:
-        _after_mapping_changes(self._reconcile_quietly)
+        _after(_MAPPING_CHANGES, self._reconcile_quietly)
+        _after(_FUNCTION_DELETIONS, self._sweep_quietly)
         self._thread.start()
 
     def stop(self) -> None:
@@ -88,6 +90,15 @@ class Supervisor:
             self.reconcile()
         except Exception:  # the API call itself succeeded: the tick tries again
             log.exception("reconcile after a mapping change failed")
+
+    def _sweep_quietly(self) -> None:
+        """After DeleteFunction: its workers go now, not at the next sweep (up to 5 s later)."""
+        if self._stop.is_set():
+            return
+        try:
+            self._runtime.sweep()
+        except Exception:
+            log.exception("sweep after a function deletion failed")
 
     def reconcile(self) -> None:
         with self._lock:
@@ -128,15 +139,16 @@ class Supervisor:
 
 
 _MAPPING_CHANGES = ("create_event_source_mapping", "update_event_source_mapping", "delete_event_source_mapping")
+_FUNCTION_DELETIONS = ("delete_function",)
 
 
-def _after_mapping_changes(callback: Callable[[], None]) -> None:
-    """Run `callback` after each of moto's mapping changes, in the request's thread, before the API
-    answers (moto 5.2.1's LambdaBackend methods; the latest supervisor's callback wins)."""
+def _after(names: tuple[str, ...], callback: Callable[[], None]) -> None:
+    """Run `callback` after each of these moto LambdaBackend methods, in the request's thread,
+    before the API answers (moto 5.2.1's names; the latest supervisor's callback wins)."""
     from moto.awslambda.models import LambdaBackend
 
     backend_cls: Any = LambdaBackend
-    for name in _MAPPING_CHANGES:
+    for name in names:
         method = getattr(backend_cls, name)
         original = getattr(method, "__wrapped__", method)
 
