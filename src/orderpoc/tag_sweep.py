@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpoc.aws import unless_not_found
+from orderpoc.graph import concurrently
 from orderpoc.probe import PROBE_PREFIX
 from orderpoc.resources.base import Context
 from orderpoc.resources.util import paginate, tags_to_dict
@@ -105,7 +106,13 @@ def search(ctx: Context) -> Pick:
 
 
 def tagged_arns(ctx: Context) -> list[str]:
-    """Every ARN tagged with this stack: the tagging API's answer, then the IAM roles it cannot see."""
+    """Every ARN tagged with this stack: the tagging API's answer, then the IAM roles it cannot see
+    (both asked at once: the search is as long as the plan's longest chain of reads)."""
+    resources, roles = concurrently(lambda: _tagged_resources(ctx), lambda: _tagged_roles(ctx))
+    return resources + roles
+
+
+def _tagged_resources(ctx: Context) -> list[str]:
     arns: list[str] = []
     pages = (
         ctx.clients("resourcegroupstaggingapi")
@@ -116,20 +123,19 @@ def tagged_arns(ctx: Context) -> list[str]:
         for item in page.get("ResourceTagMappingList", []):
             if tags_to_dict(item.get("Tags")).get(TAG_KEY) == ctx.stack:  # the filter, checked again
                 arns.append(_bare(item["ResourceARN"]))
-    return arns + _tagged_roles(ctx)
+    return arns
 
 
 def _tagged_roles(ctx: Context) -> list[str]:
     iam = ctx.clients("iam")
-    arns = []
-    for role in paginate(iam, "list_roles", "Roles"):
-        if not role["RoleName"].startswith(f"{ctx.stack}-"):
-            continue
+    roles = [r for r in paginate(iam, "list_roles", "Roles") if r["RoleName"].startswith(f"{ctx.stack}-")]
+
+    def tags_of(role: dict[str, Any]) -> dict[str, str]:
         answer = unless_not_found(functools.partial(iam.list_role_tags, RoleName=role["RoleName"]))
-        tags = (answer or {}).get("Tags")
-        if tags_to_dict(tags).get(TAG_KEY) == ctx.stack:
-            arns.append(role["Arn"])
-    return arns
+        return tags_to_dict((answer or {}).get("Tags"))
+
+    tags = concurrently(*(functools.partial(tags_of, role) for role in roles))  # one call per role
+    return [role["Arn"] for role, tag in zip(roles, tags, strict=True) if tag.get(TAG_KEY) == ctx.stack]
 
 
 def of_a_swept_service(arn: str) -> bool:

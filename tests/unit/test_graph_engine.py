@@ -400,3 +400,22 @@ def test_run_or_raise_runs_what_it_can_then_raises_the_failure():
     with pytest.raises(ValueError, match="b failed"):
         graph.run_or_raise({"a": (), "b": (), "c": ("b",), "d": ("a",)}, job)
     assert sorted(ran) == ["a", "b", "d"]  # c depends on the failure: never started
+
+
+class _FindsMeet(FakeCloud):
+    """Every find waits for all the others: only a plan that sends them all at once gets through."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.meeting = threading.Barrier(parties, timeout=5)
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        self.meeting.wait()
+        return super().find(ctx, name, desired)
+
+
+def test_the_plan_sends_every_find_at_once_even_beyond_the_applys_workers(ctx, tmp_path):
+    cloud = _FindsMeet(parties=12)  # more than the 8 workers the apply runs on
+    many = [Spec(f"r{i}", cloud, f"r{i}", lambda d: {"size": 1}) for i in range(12)]
+    plan = Engine(many, ctx, State(tmp_path / "s.json"), max_workers=8).plan()
+    assert [step.action for step in plan.steps] == ["create"] * 12  # no find timed out at the barrier

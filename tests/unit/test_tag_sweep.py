@@ -176,3 +176,41 @@ def test_every_swept_kind_is_a_kind_of_the_stack():
     from orderpoc import stack
 
     assert set(tag_sweep.SWEEP_ORDER) <= set(stack.KINDS)  # else a name could never match a declared one
+
+
+class _Meeting:
+    """Fake tagging and IAM clients whose list calls wait for each other: a search that made them
+    one after another would time out at the barrier."""
+
+    def __init__(self, roles: list[str]) -> None:
+        import threading
+
+        self.lists = threading.Barrier(2, timeout=5)  # GetResources and ListRoles
+        self.role_tags = threading.Barrier(len(roles), timeout=5)  # one ListRoleTags per role
+        self.roles = roles
+
+    def __call__(self, service: str):
+        return self
+
+    def get_paginator(self, operation: str):
+        return self
+
+    def paginate(self, **kwargs):
+        self.lists.wait()
+        if "TagFilters" in kwargs:
+            return [{"ResourceTagMappingList": []}]
+        arn = "arn:aws:iam::123456789012:role/{}"
+        return [{"Roles": [{"RoleName": name, "Arn": arn.format(name)} for name in self.roles]}]
+
+    def list_role_tags(self, RoleName: str):
+        self.role_tags.wait()
+        return {"Tags": [{"Key": TAG_KEY, "Value": "acc"}] if RoleName != "acc-other" else []}
+
+
+def test_the_tag_search_asks_its_lists_at_once_and_each_roles_tags_at_once():
+    fake = _Meeting(["acc-intake", "acc-processor", "acc-other"])
+    ctx = Context(clients=fake, account="123456789012", region="us-east-1", stack="acc", tags={})  # type: ignore[arg-type]
+    assert tag_sweep.tagged_arns(ctx) == [
+        "arn:aws:iam::123456789012:role/acc-intake",
+        "arn:aws:iam::123456789012:role/acc-processor",
+    ]
