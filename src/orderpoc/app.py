@@ -117,8 +117,11 @@ def declared_specs(settings: Settings, notify_emails: Sequence[str] = ()) -> lis
 
 
 @contextmanager
-def open_session(settings: Settings, *, lock: bool = True, operation: str = "") -> Iterator[Session]:
-    """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock."""
+def open_session(
+    settings: Settings, *, lock: bool = True, operation: str = "", engine: bool = True
+) -> Iterator[Session]:
+    """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock.
+    engine: the session walks the stack, so its clients are built while the identity call waits."""
     from orderpoc.state_s3 import store_for  # deferred: only an s3:// state URL needs it
 
     boot_id = None
@@ -127,7 +130,7 @@ def open_session(settings: Settings, *, lock: bool = True, operation: str = "") 
 
         boot_id = lifecycle.ensure_running(settings.state_dir, settings.local_port).boot_id
     clients = Clients(settings)
-    account = clients.account_id()
+    account = clients.account_id(meanwhile=stack.SERVICES if engine else ())
     ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
     store = store_for(settings, clients)
     with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():
@@ -344,7 +347,7 @@ def read_outputs(settings: Settings, *, show_key: bool = False) -> StackOutputs:
     """The URLs, key id (value only with show_key), names and ARNs a caller of the stack needs."""
     from orderpoc import outputs
 
-    with open_session(settings, lock=False) as session:
+    with open_session(settings, lock=False, engine=False) as session:
         endpoint = session.clients.endpoint_url
         return outputs.read(session.ctx, settings.names, settings.target, endpoint, show_key=show_key)
 
@@ -353,7 +356,7 @@ def read_logs(settings: Settings, query: Query, start_ms: int) -> tuple[Fetched,
     """The chosen functions' lines since start_ms, and why there are none when there are none."""
     from orderpoc import logs
 
-    with open_session(settings, lock=False) as session:
+    with open_session(settings, lock=False, engine=False) as session:
         fetched = logs.fetch(session.ctx, settings.names, query, start_ms)
         empty = None if fetched.lines else logs.why_empty(session.ctx, settings.names, query)
         return fetched, empty
@@ -363,7 +366,7 @@ def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Calla
     """Lines since start_ms, then new ones as they come, until Ctrl-C (KeyboardInterrupt)."""
     from orderpoc import interrupts, logs
 
-    with open_session(settings, lock=False) as session:
+    with open_session(settings, lock=False, engine=False) as session:
         logs.follow(session.ctx, settings.names, query, start_ms, on_lines, sleep=interrupts.sleep)
 
 

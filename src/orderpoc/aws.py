@@ -10,7 +10,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -266,6 +266,9 @@ class Clients:
         """The client for a service; single_shot=True: one that never retries by itself (see
         orderpoc.idempotent: a retried create of a resource with a non-unique name makes a twin)."""
         key = f"{service}#single" if single_shot else service
+        client = self._clients.get(key)  # made already: no waiting behind another service's creation
+        if client is not None:
+            return client
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -277,6 +280,13 @@ class Clients:
                 self._clients[key] = client
             return client
 
+    def _build(self, services: tuple[str, ...]) -> None:
+        for service in services:
+            try:
+                self(service)
+            except Exception:  # the caller's own use of the client raises it properly
+                return
+
     def on(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event hook on every client, present and future (once: the same
         hook registered again is not called twice)."""
@@ -287,13 +297,20 @@ class Clients:
             for client in self._clients.values():
                 client.meta.events.register(event, handler)
 
-    def account_id(self) -> str:
+    def account_id(self, *, meanwhile: Sequence[str] = ()) -> str:
         """The account the credentials belong to; a clear one-line error when there are none, they
-        are expired or rejected, or the endpoint is not AWS (nor AWS-compatible)."""
+        are expired or rejected, or the endpoint is not AWS (nor AWS-compatible).
+
+        `meanwhile`: services whose clients to build while the call is on the network. Building
+        one parses its JSON model (tens of ms, holding the GIL): done later, in the plan's threads,
+        that stalled every find waiting to send."""
         # A dedicated client that gives up fast: this call is the reachability check too.
-        sts = self.session.create_client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
-        for event, handler in self._hooks:
-            sts.meta.events.register(event, handler)
+        with self._lock:
+            sts = self.session.create_client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
+            for event, handler in self._hooks:
+                sts.meta.events.register(event, handler)
+        if meanwhile:
+            threading.Thread(target=self._build, args=(tuple(meanwhile),), name="clients", daemon=True).start()
         try:
             # A throttled check is sent again a few times (botocore already did twice): the account
             # is busy, the credentials are fine.

@@ -41,7 +41,7 @@ class InvalidResult:
 
 @contextmanager
 def _reach(settings: Settings) -> Iterator[tuple[app.Session, Endpoints]]:
-    with app.open_session(settings, lock=False) as session:
+    with app.open_session(settings, lock=False, engine=False) as session:
         yield session, find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -290,3 +292,17 @@ def test_an_unknown_profile_is_a_user_error_before_any_call(monkeypatch, tmp_pat
     with pytest.raises(UserError, match="list profiles with `aws configure list-profiles`"):
         Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1", profile="unknown"))
     assert Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1", profile="known")).session
+
+
+def test_the_stacks_clients_are_built_while_the_identity_call_is_on_the_network(clients):
+    built_meanwhile: list[bool] = []
+
+    def during_identity(**_):
+        deadline = time.monotonic() + 5
+        while "sqs" not in clients._clients and time.monotonic() < deadline:
+            time.sleep(0.01)
+        built_meanwhile.append("sqs" in clients._clients)
+
+    clients.on("before-send.sts.GetCallerIdentity", during_identity)
+    clients.account_id(meanwhile=("sqs",))
+    assert built_meanwhile == [True]
