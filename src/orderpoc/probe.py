@@ -83,12 +83,13 @@ class Subscription:
             )
         notifications = []
         for message in messages:
-            envelope = json.loads(message["Body"])
-            try:
-                body = json.loads(envelope.get("Message", "{}"))
+            try:  # raw delivery: the body is the published message itself
+                body = json.loads(message["Body"])
             except ValueError:
-                body = {"raw": envelope.get("Message")}
-            notifications.append({"subject": envelope.get("Subject"), "body": body, "received": time.time()})
+                body = {"raw": message["Body"]}
+            if not isinstance(body, dict):
+                body = {"raw": body}
+            notifications.append({"body": body, "received": time.time()})
         return notifications
 
 
@@ -120,10 +121,14 @@ def subscribed(ctx: Context, names: Names, topic_arn: str) -> Iterator[Subscript
             ],
         }
         sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        # Raw delivery: the queue gets the message itself, not SNS's signed JSON envelope. The
+        # probe reads only the message; signing an envelope per order was ~1 ms of the local
+        # AWS's CPU per order, and the messages are smaller on AWS too.
         subscription_arn = sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
         subscription = Subscription(ctx, queue_url, subscription_arn)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from orderpoc.probe import remove_probe, sweep_probes
+import json
+
+from orderpoc.probe import remove_probe, subscribed, sweep_probes
 
 
 def _probe(ctx, name: str) -> tuple[str, str]:
@@ -35,3 +37,15 @@ def test_sweep_removes_left_probes_and_their_subscriptions(ctx):
     _, second = _probe(ctx, f"{ctx.stack}-probe-b")
     assert len(sweep_probes(ctx)) == 2
     assert _subscribed(ctx, first) == _subscribed(ctx, second) == []
+
+
+def test_the_probe_reads_each_published_message_delivered_raw(ctx):
+    sns = ctx.clients("sns")
+    topic = sns.create_topic(Name=f"{ctx.stack}-order-events")["TopicArn"]
+    with subscribed(ctx, None, topic) as subscription:
+        attributes = sns.get_subscription_attributes(SubscriptionArn=subscription.subscription_arn)["Attributes"]
+        assert attributes["RawMessageDelivery"] == "true"  # no signed envelope per message
+        sns.publish(TopicArn=topic, Message=json.dumps({"orderId": "o-1"}), Subject="Order o-1")
+        sns.publish(TopicArn=topic, Message="not json")
+        notes = subscription.receive(wait=1)
+    assert [note["body"] for note in notes] == [{"orderId": "o-1"}, {"raw": "not json"}]
