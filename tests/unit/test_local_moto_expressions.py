@@ -44,6 +44,17 @@ def _pipeline(ddb: Any) -> list[Any]:
             outcomes.append("stored")
         except ClientError as exc:
             outcomes.append(exc.response["Error"]["Code"])
+    for names in ({"#o": "orderId"}, {"#o": "orderId", "#unused": "x"}):  # checked by the response layer
+        try:
+            ddb.put_item(
+                TableName="t",
+                Item={"orderId": {"S": "o4"}},
+                ConditionExpression="attribute_not_exists(#o)",
+                ExpressionAttributeNames=names,
+            )
+            outcomes.append("stored")
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"]["Code"])
     for customer in ("a", "b", "c"):
         scan = ddb.scan(
             TableName="t", FilterExpression="customerId = :c", ExpressionAttributeValues={":c": {"S": customer}}
@@ -59,10 +70,49 @@ def test_conditional_puts_and_filtered_scans_answer_as_without_the_memo(monkeypa
     assert any(hasattr(f, "__wrapped__") for f in memoized.values())
     for module, parse in memoized.items():  # moto's own parser for the expected answers
         monkeypatch.setattr(module, "get_filter_expression", getattr(parse, "__wrapped__", parse))
+    from moto.dynamodb import responses
+
+    create = responses.create_condition_expression_parser
+    assert hasattr(create, "__wrapped__")
+    monkeypatch.setattr(responses, "create_condition_expression_parser", create.__wrapped__)
     with mock_aws():
         expected = _pipeline(boto3.client("dynamodb", region_name="us-east-1"))
     monkeypatch.undo()
     with mock_aws():
         assert _pipeline(boto3.client("dynamodb", region_name="us-east-1")) == expected
     assert expected[:4] == ["stored", "stored", "ConditionalCheckFailedException", "stored"]
-    assert expected[4:] == [["o1", "o2"], ["o3"], []]
+    assert expected[4:6] == ["stored", "ValidationException"]
+    assert expected[6:] == [["o1", "o2"], ["o3"], []]
+
+
+@pytest.mark.parametrize(
+    ("expr", "names", "values"),
+    [
+        ("attribute_not_exists(orderId)", {}, {}),
+        ("#a = :v AND size(#b) > :n", {"#a": "a", "#b": "b"}, {":v": {"S": "x"}, ":n": {"N": "1"}}),
+        (None, {}, {}),
+    ],
+)
+def test_the_response_layers_parse_finds_what_motos_finds_each_time(expr, names, values) -> None:
+    create = moto_expressions.memoized_parser(comparisons.create_condition_expression_parser)
+    theirs = comparisons.create_condition_expression_parser(expr, names, values)
+    theirs.parse()
+    for _ in range(2):  # parsed, then from the memo
+        ours = create(expr, names, values)
+        ours.parse()
+        assert ours.expr_attr_names_found == theirs.expr_attr_names_found
+        assert ours.expr_attr_values_found == theirs.expr_attr_values_found
+    ours.expr_attr_names_found.append("#extended")  # callers extend their list: not the memo's
+    again = create(expr, names, values)
+    again.parse()
+    assert again.expr_attr_names_found == theirs.expr_attr_names_found
+
+
+def test_a_bad_expression_raises_at_parse_as_motos_does_every_time() -> None:
+    create = moto_expressions.memoized_parser(comparisons.create_condition_expression_parser)
+    with pytest.raises(Exception) as theirs:
+        comparisons.create_condition_expression_parser("a = = :v", {}, {":v": {"S": "x"}}).parse()
+    for _ in range(2):
+        parser = create("a = = :v", {}, {":v": {"S": "x"}})  # creating it raises nothing
+        with pytest.raises(type(theirs.value)):
+            parser.parse()

@@ -49,7 +49,8 @@ do that work as the Lambda service does, so every record must be handled once, b
    per shape and class instead of once per value (`moto_serialize.py`).
 11. Every botocore model moto reads is parsed once per process, by one shared loader
    (`model_loader.py`): each of moto's loaders kept a copy of its own.
-12. DynamoDB condition and filter expressions are parsed once per text (`moto_expressions.py`).
+12. DynamoDB condition and filter expressions are parsed once per text (`moto_expressions.py`), and
+   so is the response layer's own parse of them, made only to check the names and values used.
 13. SendMessage to a standard queue no longer builds every queue attribute (`moto_sqs.py`).
 14. moto keeps every model instance it ever made, in a list per class, for its dashboard
    (`BaseModel.instances_tracked`; only moto's reset API, which we do not serve, empties it): every
