@@ -58,7 +58,8 @@ def with_latency(latency: float) -> None:
 
     def init(self, settings):  # every client the app builds waits `latency` before each request
         original(self, settings)
-        if latency:
+        if latency:  # the emulator stands for a remote AWS: the engine plans as it would for one
+            self.remote = True
             self.on("before-send", lambda **_: time.sleep(latency))
 
     Clients.__init__ = init  # type: ignore[method-assign]

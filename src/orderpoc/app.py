@@ -57,6 +57,7 @@ class Session:
             max_workers=max_workers,
             kinds=stack.KINDS,
             search_tagged=lambda: tag_sweep.search(self.ctx),
+            finds_at_once=self.clients.remote,
         )
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:
@@ -121,7 +122,8 @@ def open_session(
     settings: Settings, *, lock: bool = True, operation: str = "", engine: bool = True
 ) -> Iterator[Session]:
     """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock.
-    engine: the session walks the stack, so its clients are built while the identity call waits."""
+    engine: the session walks the stack, so (where a round trip is long) its clients are built
+    while the identity call waits."""
     from orderpoc.state_s3 import store_for  # deferred: only an s3:// state URL needs it
 
     boot_id = None
@@ -130,7 +132,7 @@ def open_session(
 
         boot_id = lifecycle.ensure_running(settings.state_dir, settings.local_port).boot_id
     clients = Clients(settings)
-    account = clients.account_id(meanwhile=stack.SERVICES if engine else ())
+    account = clients.account_id(meanwhile=stack.SERVICES if engine and clients.remote else ())
     ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
     store = store_for(settings, clients)
     with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():

@@ -169,6 +169,7 @@ class Engine:
         max_workers: int = 8,
         kinds: Mapping[str, Resource] | None = None,
         search_tagged: Callable[[], Pick] | None = None,
+        finds_at_once: bool = True,
     ) -> None:
         self.specs = {spec.key: spec for spec in specs}
         self.deps = {spec.key: spec.depends_on for spec in specs}
@@ -180,6 +181,8 @@ class Engine:
         self.kinds = {**(kinds or {}), **{spec.kind: spec.resource for spec in specs}}
         # read-only: what the stack tag finds beyond what is known (tag_sweep.search); None: not asked
         self.search_tagged = search_tagged
+        # the plan sends every find at once (else at most max_workers): see plan()
+        self.finds_at_once = finds_at_once
         graph.topological(self.deps)
 
     # -- shared plumbing ---------------------------------------------------------------------
@@ -224,9 +227,11 @@ class Engine:
         derived from its name where its kind knows them, UNKNOWN ("(known after up)") otherwise.
         """
         steps: dict[str, Step] = {}
-        # Every find and the tag search at once (reads, one or two calls each), unless told to go
-        # one at a time: with the apply's 8 threads the ~20 finds went out in four waves.
-        find_workers = 1 if self.max_workers <= 1 else max(self.max_workers, len(self.specs) + 1)
+        # Every find and the tag search at once (reads, one or two calls each): with the apply's 8
+        # threads the ~20 finds went out in four waves of round trips. Not where a round trip is a
+        # millisecond (the local AWS): there the extra threads only take turns at the GIL.
+        wide = self.finds_at_once and self.max_workers > 1
+        find_workers = max(self.max_workers, len(self.specs) + 1) if wide else self.max_workers
         with ThreadPoolExecutor(find_workers, thread_name_prefix="find-ahead") as pool:
             tagged = pool.submit(self.search_tagged) if self.search_tagged is not None else None
             ahead = self._find_ahead(pool)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
 
 from orderpoc import app
+from orderpoc.aws import Clients
 from orderpoc.cli import main
 from orderpoc.engine import Plan
 
@@ -68,3 +70,11 @@ def test_declining_the_confirmation_deletes_nothing(monkeypatch, capsys, tmp_pat
     assert exit_info.value.code == 1
     out, err = capsys.readouterr()
     assert "nothing deleted" in err and "account 123456789012" in out
+
+
+def test_only_a_remote_aws_gets_every_find_at_once(app_moto, tmp_path):
+    _, settings = app_moto
+    with app.open_session(settings, lock=False) as session:
+        assert session.clients.remote and session.engine(lambda e: None).finds_at_once
+    local = dataclasses.replace(settings, target="local")
+    assert not Clients(local).remote  # the local AWS answers in a millisecond: no extra threads

@@ -419,3 +419,26 @@ def test_the_plan_sends_every_find_at_once_even_beyond_the_applys_workers(ctx, t
     many = [Spec(f"r{i}", cloud, f"r{i}", lambda d: {"size": 1}) for i in range(12)]
     plan = Engine(many, ctx, State(tmp_path / "s.json"), max_workers=8).plan()
     assert [step.action for step in plan.steps] == ["create"] * 12  # no find timed out at the barrier
+
+
+class _CountingFinds(FakeCloud):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = self.most = 0
+
+    def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return super().find(ctx, name, desired)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_where_round_trips_are_short_the_plan_keeps_to_the_applys_workers(ctx, tmp_path):
+    cloud = _CountingFinds()
+    many = [Spec(f"r{i}", cloud, f"r{i}", lambda d: {"size": 1}) for i in range(12)]
+    Engine(many, ctx, State(tmp_path / "s.json"), max_workers=3, finds_at_once=False).plan()
+    assert cloud.most <= 3
