@@ -214,3 +214,14 @@ def test_usage_plan_throttle_gives_429(api: dict[str, Any]) -> None:
 def test_unknown_stage_and_api(emulator: Emulator, api: dict[str, Any]) -> None:
     assert requests.get(api["base"].replace("/dev/", "/prod/") + "/orders/1?verbose=1").status_code == 403
     assert requests.get(f"{emulator.status.endpoint}/restapis/nope/dev/_user_request_/x").status_code == 404
+
+
+def test_a_models_validator_is_built_once_and_answers_for_each_body() -> None:
+    from orderpoc.local import apigw_proxy
+
+    schema = '{"type": "object", "required": ["a"], "properties": {"a": {"multipleOf": 0.01}}}'
+    assert apigw_proxy.body_errors(schema, b'{"a": 19.99}') == []
+    hits = apigw_proxy._validator_for.cache_info().hits
+    assert apigw_proxy.body_errors(schema, b'{"a": 19.999}') == ["19.999 is not a multiple of 0.01 (at /a)"]
+    assert apigw_proxy.body_errors(schema, b"{}") == ["'a' is a required property"]
+    assert apigw_proxy._validator_for.cache_info().hits == hits + 2

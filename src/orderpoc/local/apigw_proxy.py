@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 import uuid
@@ -65,8 +66,16 @@ def body_errors(schema: str, body: bytes) -> list[str]:
         document = json.loads(body, parse_float=Decimal, parse_constant=_not_json)
     except ValueError as exc:
         return [f"Invalid JSON: {exc}"]
-    validator = _DecimalValidator(json.loads(schema, parse_float=Decimal))
+    validator = _validator_for(schema)
     return [_describe(e) for e in sorted(validator.iter_errors(document), key=lambda e: list(e.path))]
+
+
+@functools.lru_cache(maxsize=64)
+def _validator_for(schema: str) -> Any:
+    """One validator per model text, not one per request: reading the schema and building the
+    validator cost more than validating an order. (jsonschema's validators are immutable and its
+    references resolve through an immutable registry: one may serve several threads at once.)"""
+    return _DecimalValidator(json.loads(schema, parse_float=Decimal))
 
 
 def _not_json(name: str) -> Any:
