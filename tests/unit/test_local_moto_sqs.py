@@ -57,3 +57,16 @@ def test_sends_and_attributes_answer_as_motos(monkeypatch: pytest.MonkeyPatch) -
         assert len(walks) > sends  # a FIFO queue's send reads its attributes, as moto's
     assert expected[-2]["ApproximateNumberOfMessages"] == "4"  # the standard queue: a, b, a, c
     assert expected[-1]["ApproximateNumberOfMessages"] == "2"  # the FIFO queue dropped the repeated "a"
+
+
+def test_each_receive_gives_a_new_handle_of_motos_kind_that_deletes_the_message() -> None:
+    moto_sqs.apply()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="h", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="x")
+        handles = [sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"] for _ in range(2)]
+        assert handles[0] != handles[1]
+        assert all(len(h) == 185 and h.isascii() and h.isalpha() and h.islower() for h in handles)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handles[1])
+        assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
