@@ -57,6 +57,9 @@ do that work as the Lambda service does, so every record must be handled once, b
    SQS message, DynamoDB item, stream record and log event stayed in memory for the server's life,
    deleted or not, and every garbage collection walked them. `untrack_models` makes models as moto
    does, without the list.
+15. The pipeline's hot JSON calls (PutItem, SendMessage, ReceiveMessage, ...) skip moto's
+   model-driven walk of the request body where it would return what json.loads does
+   (`moto_parse.py`); each receive's receipt handle is drawn at once (`moto_sqs.py`).
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orderpoc.local import model_loader, moto_expressions, moto_serialize, moto_sqs
+from orderpoc.local import model_loader, moto_expressions, moto_parse, moto_serialize, moto_sqs
 
 log = logging.getLogger("orderpoc.local")
 
@@ -127,6 +130,7 @@ def apply(deliver: DeliverHook, invoke: InvokeHook) -> None:
     model_loader.share()
     moto_expressions.apply()
     moto_sqs.apply()
+    moto_parse.apply()
     untrack_models()
     _applied = True
 
