@@ -5,6 +5,7 @@ own serializer, as every SDK client sends them."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from typing import Any
 
@@ -124,3 +125,60 @@ def test_through_moto_a_plain_put_skips_the_walk_and_a_blob_put_takes_it(monkeyp
         assert walks == ["walk"]
         assert ddb.get_item(TableName="t", Key={"orderId": {"S": "o-1"}})["Item"] == ITEM
         assert ddb.get_item(TableName="t", Key={"orderId": {"S": "o-2"}})["Item"]["raw"] == {"B": b"\x00\xff"}
+
+
+QUERY_CALLS = [
+    (
+        "PublishBatch",
+        {
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            "PublishBatchRequestEntries": [
+                {
+                    "Id": str(i),
+                    "Subject": "Order received",
+                    "Message": json.dumps({"orderId": f"o-{i}"}),
+                    "MessageAttributes": {
+                        "eventType": {"DataType": "String", "StringValue": "OrderReceived"},
+                        "orderId": {"DataType": "String", "StringValue": f"o-{i}"},
+                    },
+                }
+                for i in range(1, 13)  # past 10 and 11: "member.1" is a prefix of "member.10"
+            ],
+        },
+    ),
+    ("Publish", {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "m", "Subject": "s"}),
+    (
+        "Subscribe",
+        {"TopicArn": "arn:t", "Protocol": "sqs", "Endpoint": "arn:q", "Attributes": {"RawMessageDelivery": "true"}},
+    ),
+    ("ListTopics", {}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), QUERY_CALLS, ids=[o for o, _ in QUERY_CALLS])
+def test_a_query_body_parses_as_motos_walk_over_werkzeugs_fields(operation: str, params: dict) -> None:
+    from urllib.parse import urlencode
+
+    from moto.core.parse import QueryParser
+    from werkzeug import Request
+
+    model = get_service_model("sns").operation_model(operation)
+    body = urlencode(create_serializer("query").serialize_to_request(params, model)["body"])
+    fields = Request.from_values(method="POST", data=body, content_type="application/x-www-form-urlencoded").values
+    request = {
+        "method": "POST",
+        "values": fields,
+        "headers": {},
+        "body": body.encode(),
+        "url_path": "/",
+        "url_params": {},
+    }
+    moto_parse.apply()
+    assert moto_parse.moto_query_methods is not None
+    motos_do_parse, motos_gonna_recurse = moto_parse.moto_query_methods
+    theirs = QueryParser(model, map_type=dict)
+    theirs._gonna_recurse = functools.partial(motos_gonna_recurse, theirs)  # type: ignore[method-assign]
+    expected = motos_do_parse(theirs, request, model.input_shape)
+    assert QueryParser(model, map_type=dict).parse(request) == expected
+    if operation == "PublishBatch":
+        assert [e["Id"] for e in expected["PublishBatchRequestEntries"]] == [str(i) for i in range(1, 13)]

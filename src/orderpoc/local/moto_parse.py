@@ -10,10 +10,16 @@ listed below the walk is skipped when the operation has no renamed member and th
 holds no null and none of the wire names of its blob, timestamp and float members: json.loads is
 then the answer. (An unknown member is kept instead of dropped; no SDK sends one, and these calls'
 handlers read their members by name.) Anything else, or any doubt, gets moto's walk.
+
+Query-protocol requests (SNS: the notifier's PublishBatch, ~100 form fields for 10 entries) keep
+moto's walk, but it reads the fields from a plain dict instead of werkzeug's CombinedMultiDict,
+and asks "does any field start with this prefix?" by bisection in the sorted names instead of a
+scan of them all for every structure it visits (that question was half of a PublishBatch's parse).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 from typing import Any
@@ -34,6 +40,7 @@ HOT_CALLS = frozenset(
 )
 _CONVERTED = frozenset({"blob", "timestamp", "float", "double"})
 _applied = False
+moto_query_methods: tuple[Any, Any] | None = None  # moto's QueryParser._do_parse, _gonna_recurse
 
 
 def sensitive_names(input_shape: Any) -> frozenset[str] | None:
@@ -98,11 +105,42 @@ def plain_json(service: str, operation: str, body: Any) -> dict[str, Any] | None
     return parsed if isinstance(parsed, dict) else None
 
 
+def _query_parse(do_parse: Any) -> Any:
+    """QueryParser._do_parse over a plain dict of the fields (first value per name, as .get gives)."""
+
+    @functools.wraps(do_parse)
+    def _do_parse(self: Any, request_dict: dict[str, Any], shape: Any) -> Any:
+        values = request_dict["values"]
+        fields = {name: values.get(name) for name in values.keys()}  # noqa: SIM118  # a MultiDict
+        self._sorted_fields = sorted(fields)
+        return do_parse(self, {**request_dict, "values": fields}, shape)
+
+    return _do_parse
+
+
+def _gonna_recurse(self: Any, query_params: Any, prefix: str) -> bool:
+    """moto's "no field starts with prefix" (then the walk stops there), by bisection."""
+    if prefix == "":
+        return False
+    names = getattr(self, "_sorted_fields", None)
+    if names is None:  # a parse that did not come through _do_parse
+        names = sorted(query_params)
+    at = bisect.bisect_left(names, prefix)
+    return not (at < len(names) and names[at].startswith(prefix))
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
+    from moto.core.parse import QueryParser
     from moto.core.responses import BaseResponse
+
+    global moto_query_methods
+    query_cls: Any = QueryParser
+    moto_query_methods = (query_cls._do_parse, query_cls._gonna_recurse)
+    query_cls._do_parse = _query_parse(query_cls._do_parse)
+    query_cls._gonna_recurse = _gonna_recurse
 
     response_cls: Any = BaseResponse
     walk = response_cls.parse_parameters
