@@ -2,12 +2,12 @@
 
 Each "lane" is one concurrent batch: long-poll up to BatchSize messages within
 MaximumBatchingWindowInSeconds, drop (delete) those the filters reject, invoke, then delete what
-succeeded. Lanes scale with the backlog, as Lambda's pollers do: one lane while it keeps up; a full
-batch (messages are waiting) adds one, up to ScalingConfig.MaximumConcurrency (else the runtime's
-worker bound); a lane whose receive emptied the queue (a short batch, or none) ends, down to one. Lambda starts at five
-and keeps its pollers on its own hosts; here every lane is a warm worker process (~45 MB) and CPU
-on the same machine, and batches grow fuller (fewer invocations per message) when fewer lanes share
-the queue. Failed messages are left alone: they
+succeeded. Lanes scale with the backlog, as Lambda's pollers do: one lane while it keeps up; a
+full batch (messages are waiting) adds one, up to ScalingConfig.MaximumConcurrency (else the
+runtime's worker bound); a lane whose receive emptied the queue (a short batch, or none) ends,
+down to one. Lambda starts at five and keeps its pollers on its own hosts; here every lane is a
+warm worker process (~45 MB) and CPU on the same machine, and batches grow fuller (fewer
+invocations per message) when fewer lanes share the queue. Failed messages are left alone: they
 come back after the queue's visibility timeout, and moto's receive moves them to the DLQ after the
 redrive policy's maxReceiveCount, as SQS does.
 
@@ -71,8 +71,8 @@ class SqsPoller:
             thread = threading.Thread(
                 target=self._lane, name=f"sqs-{self.config['UUID'][:8]}-{len(self._threads)}", daemon=True
             )
-            self._threads.append(thread)
-        thread.start()
+            thread.start()  # under the lock: a thread not yet started is not alive, and the next
+            self._threads.append(thread)  # call's pruning would drop it from join()'s list
 
     def _retire_lane(self) -> bool:
         """True when this idle lane should end: another one is left to keep polling."""
