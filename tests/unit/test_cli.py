@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -241,3 +243,27 @@ def test_an_endpoint_that_is_not_aws_is_one_line_exit_2(capsys, endpoint, status
     assert exit_code == 2
     assert f"{endpoint.url} is not an AWS-compatible endpoint" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_up_and_down_with_json_import_no_rich(tmp_path):
+    # --json prints no progress: the live table's library is not loaded for it (~25 ms a start).
+    probe = (
+        "import json, sys\n"
+        "from moto import mock_aws\n"
+        "from orderpoc.cli import main\n"
+        "args = ['--target', 'aws', '--region', 'us-east-1', '--state-dir', sys.argv[1], '--json', '--yes']\n"
+        "with mock_aws():\n"
+        "    for command in ('up', 'down'):\n"
+        "        try: main([command, *args])\n"
+        "        except SystemExit as exc: assert exc.code in (0, None), exc.code\n"
+        "sys.stderr.write(' '.join(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))"
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env.pop("AWS_PROFILE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
+    printed = [json.loads(part) for part in done.stdout.replace("}\n{", "}\x00{").split("\x00")]
+    assert [p["counts"] for p in printed][0] == {"create": 21}
