@@ -91,6 +91,9 @@ def test_nulls_other_calls_and_non_objects_get_the_walk() -> None:
     assert moto_parse.plain_json("dynamodb", "CreateTable", '{"TableName": "t"}') is None  # not a hot call
     assert moto_parse.plain_json("sqs", "DeleteMessage", "[1, 2]") is None
     assert moto_parse.plain_json("sqs", "DeleteMessage", "{not json") is None
+    escaped = '{"TableName": "t", "Item": {"k": {"\\u0042": "AAE="}}}'  # "B", spelt so no check sees it
+    assert moto_parse.plain_json("dynamodb", "PutItem", escaped) is None
+    assert _walk("dynamodb", "PutItem", escaped)["Item"]["k"] == {"B": b"\x00\x01"}
 
 
 def test_the_converted_members_are_found_through_nested_and_recursive_shapes() -> None:

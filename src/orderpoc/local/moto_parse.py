@@ -9,7 +9,8 @@ renamed on the wire back to their names, and drops null and unknown members. So 
 listed below the walk is skipped when the operation has no renamed member and the body's text
 holds no null and none of the wire names of its blob, timestamp and float members: json.loads is
 then the answer. (An unknown member is kept instead of dropped; no SDK sends one, and these calls'
-handlers read their members by name.) Anything else, or any doubt, gets moto's walk.
+handlers read their members by name.) A body with a \\u escape gets the walk: an escaped name
+would not be seen. Anything else, or any doubt, gets moto's walk.
 
 Query-protocol requests (SNS: the notifier's PublishBatch, ~100 form fields for 10 entries) keep
 moto's walk, but it reads the fields from a plain dict instead of werkzeug's CombinedMultiDict,
@@ -94,6 +95,8 @@ def _sensitive(service: str, operation: str) -> frozenset[str] | None:
 def plain_json(service: str, operation: str, body: Any) -> dict[str, Any] | None:
     """What moto's walk would return for this body, by json.loads alone; None: ask the walk."""
     if (service, operation) not in HOT_CALLS or not isinstance(body, str) or "null" in body:
+        return None
+    if "\\u" in body:  # an escaped name ("\u0042" is "B") would slip past the check below
         return None
     sensitive = _sensitive(service, operation)
     if sensitive is None or any(f'"{name}"' in body for name in sensitive):
