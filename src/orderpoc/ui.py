@@ -171,14 +171,11 @@ class Progress:
 
 
 @contextmanager
-def progress(title: str, *, enabled: bool = True) -> Iterator[Progress]:
-    """Live table on a terminal; one plain line per finished resource otherwise."""
-    interactive = enabled and console.is_terminal
+def progress(title: str) -> Iterator[Progress]:
+    """Live table on a terminal; one plain line per finished resource otherwise. (--json shows no
+    progress: its callers pass no tracker to the engine.)"""
+    interactive = console.is_terminal
     tracker = Progress(title, live=interactive)
-    if not enabled:
-        tracker.live = True  # swallow plain lines too (--json)
-        yield tracker
-        return
     if not interactive:
         yield tracker
         return
