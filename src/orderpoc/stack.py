@@ -23,10 +23,11 @@ STAGE = "v1"
 MAX_RECEIVE_COUNT = 5
 
 
-# Every kind the stack uses, by name: what the state records but the stack no longer declares is
-# still deleted by its kind.
 # The botocore services the resource kinds call, and the tagging API the leftover search asks.
 SERVICES = ("sqs", "dynamodb", "sns", "logs", "iam", "lambda", "apigateway", "resourcegroupstaggingapi")
+
+# Every kind the stack uses, by name: what the state records but the stack no longer declares is
+# still deleted by its kind.
 KINDS: dict[str, Resource] = {
     r.kind: r
     for r in (
