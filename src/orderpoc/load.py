@@ -267,14 +267,13 @@ def _watch_table(
             )
             now = time.monotonic()
             items = response["Responses"].get(endpoints.table, [])
-            found = [item["orderId"]["S"] for item in items]
             with tracker.lock:
                 for item in items:
                     oid = item["orderId"]["S"]
-                    seen = now - tracker.sent_at[oid]
-                    tracker.hops["stored"][oid] = stored_after(item, tracker.sent_at[oid], seen)
-            if found:
-                on_progress("stored", len(found))
+                    sent = tracker.sent_at[oid]
+                    tracker.hops["stored"][oid] = stored_after(item, sent, now - sent)
+            if items:
+                on_progress("stored", len(items))
         stop.wait(TABLE_POLL_SECONDS)
 
 
