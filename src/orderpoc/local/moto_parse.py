@@ -133,13 +133,12 @@ def _gonna_recurse(self: Any, query_params: Any, prefix: str) -> bool:
 
 
 def apply() -> None:
-    global _applied
+    global _applied, moto_query_methods
     if _applied:
         return
     from moto.core.parse import QueryParser
     from moto.core.responses import BaseResponse
 
-    global moto_query_methods
     query_cls: Any = QueryParser
     moto_query_methods = (query_cls._do_parse, query_cls._gonna_recurse)
     query_cls._do_parse = _query_parse(query_cls._do_parse)

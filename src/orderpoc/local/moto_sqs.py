@@ -22,6 +22,7 @@ import string
 import threading
 from typing import Any
 
+RECEIPT_HANDLE_LENGTH = 185
 _sending = threading.local()  # .queue: the standard queue this thread is sending to
 _applied = False
 
@@ -30,10 +31,10 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    from moto.sqs.models import Queue, SQSBackend
+    import moto.sqs.models as sqs_models
 
-    queue_cls: Any = Queue
-    backend_cls: Any = SQSBackend
+    queue_cls: Any = sqs_models.Queue
+    backend_cls: Any = sqs_models.SQSBackend
     full = queue_cls.attributes
 
     def attributes(self: Any) -> dict[str, Any]:
@@ -57,8 +58,6 @@ def apply() -> None:
             _sending.queue = previous
 
     backend_cls.send_message = send_message
-    import moto.sqs.models as sqs_models
-
     sqs_models.generate_receipt_handle = receipt_handle  # type: ignore[attr-defined]
     _applied = True
 
@@ -66,6 +65,3 @@ def apply() -> None:
 def receipt_handle() -> str:
     """What moto's generate_receipt_handle makes (185 random lowercase letters), drawn at once."""
     return "".join(random.choices(string.ascii_lowercase, k=RECEIPT_HANDLE_LENGTH))
-
-
-RECEIPT_HANDLE_LENGTH = 185
