@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from orderpoc.local.connthreads import ConnectionThreads
+from orderpoc.local.gate import RequestGate
 
 log = logging.getLogger("orderpoc.local.http")
 
@@ -83,7 +84,8 @@ class _Handler(socketserver.StreamRequestHandler):
             self._send_error(400, "malformed request line")
             return False
         keep_alive = _keep_alive(version, environ.get("HTTP_CONNECTION", ""))
-        self._respond(environ, method == "HEAD", keep_alive)
+        with self.server.gate:  # from here to the answer's last byte, no restart in place
+            self._respond(environ, method == "HEAD", keep_alive)
         return keep_alive
 
     def _headers(self) -> list[tuple[str, str]]:
@@ -231,11 +233,18 @@ class Server(socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 128  # bursts of new connections (API clients without keep-alive)
 
-    def __init__(self, host: str, port: int, max_body: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, host: str, port: int, max_body: int = 64 * 1024 * 1024, *, inherited_fd: int | None = None
+    ) -> None:
         self.app: WsgiApp = _not_ready
         self.max_body = max_body
         self.threads = ConnectionThreads(self._serve_connection)
-        super().__init__((host, port), _Handler)
+        self.gate = RequestGate()
+        super().__init__((host, port), _Handler, bind_and_activate=inherited_fd is None)
+        if inherited_fd is not None:  # the listening socket of the process this one replaced
+            self.socket.close()
+            self.socket = socket.socket(fileno=inherited_fd)
+            self.socket.set_inheritable(False)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         # socket.accept() without its per-call family/type enum lookups: always TCP over IPv4 here
@@ -266,6 +275,7 @@ def _not_ready(environ: dict[str, Any], start_response: Callable[..., Any]) -> I
     raise RuntimeError("no app yet: Server.serve(app) installs it")  # unreachable: nothing is accepted before
 
 
-def make_server(host: str, port: int) -> Server:
-    """Bound and listening (OSError when the port is taken); serve(app) to answer."""
-    return Server(host, port)
+def make_server(host: str, port: int, *, inherited_fd: int | None = None) -> Server:
+    """Bound and listening (OSError when the port is taken), or listening on inherited_fd, which
+    the replaced process left open; serve(app) to answer."""
+    return Server(host, port, inherited_fd=inherited_fd)
