@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,26 @@ def group_cpu_seconds(pgid: int) -> float:
             continue
         ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
     return ticks / CLK_TCK
+
+
+def _health(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_orderpoc/health", timeout=5) as response:
+        return dict(json.load(response))
+
+
+def settled_after_down(port: int, before: dict[str, Any], timeout: float = 10.0) -> None:
+    """Wait for the emulator to settle after `down`: the look it takes 2 s after the last request
+    (a collection, and a restart in place when it holds nothing: the generation goes up). A tree
+    without restarts (no generation in its health) is given the 3 s that used to be waited."""
+    if "generation" not in before:
+        time.sleep(3)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)  # health checks are not work: they do not keep the server from going idle
+        health = _health(port)
+        if health["generation"] > before["generation"] or health["recycling"]["looks"] > before["recycling"]["looks"]:
+            return
 
 
 def own_cpu_seconds(pid: int) -> float:
@@ -158,8 +179,9 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu, own = group_cpu_seconds(pgid) - cpu0, own_cpu_seconds(pgid) - own0
                 wall = time.monotonic() - wall0
                 loaded = peak.stop()
+        before = _health(port)
         app.down(settings, lambda event: None)
-        time.sleep(3)
+        settled_after_down(port, before)
         after_down = group_rss_mb(pgid)
     finally:
         lifecycle.stop(state_dir, port)

@@ -23,6 +23,10 @@ from typing import Any
 HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 3
 MAX_WORKERS_ENV = "ORDERPOC_LOCAL_MAX_WORKERS"
+RECYCLE_ENV = "ORDERPOC_LOCAL_RECYCLE_MB"  # growth in MB before an empty, idle server restarts; "off"
+# Over the RSS at ready: `up` and `down` alone add ~20 MB (moto's IAM policies, models); a load run
+# and `down` 40-60 MB, which the restart gives back (recycle.py).
+RECYCLE_GROWTH_MB = 32.0
 
 log = logging.getLogger("orderpoc.local.server")
 
@@ -54,6 +58,37 @@ MOTO_ENVIRONMENT = {
 def configure_moto() -> None:
     """moto's settings for this process, before moto is imported (some are read at import)."""
     os.environ.update(MOTO_ENVIRONMENT)
+
+
+def recycle_growth_mb(value: str | None) -> float | None:
+    """ORDERPOC_LOCAL_RECYCLE_MB: a number of MB, or "off" (None: never restart)."""
+    if value is None or not value.strip():
+        return RECYCLE_GROWTH_MB
+    if value.strip().lower() == "off":
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        log.warning("%s=%r is neither a number nor 'off': using %s", RECYCLE_ENV, value, RECYCLE_GROWTH_MB)
+        return RECYCLE_GROWTH_MB
+
+
+def _reexec(args: argparse.Namespace, fd: int, identity: dict[str, Any]) -> None:
+    """Become a fresh server on the same socket, pid and boot id (recycle.py); never returns."""
+    os.set_inheritable(fd, True)
+    argv = [sys.executable, "-m", "orderpoc.local.server", "--port", str(args.port)]
+    argv += ["--state-dir", str(args.state_dir), "--listen-fd", str(fd), "--boot-id", identity["boot_id"]]
+    argv += ["--started-at", identity["started_at"], "--generation", str(identity["generation"] + 1)]
+    log.info("holding nothing and %.0f MB in use: starting afresh (generation %d)", _rss(), identity["generation"] + 1)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execv(sys.executable, argv)
+
+
+def _rss() -> float:
+    from orderpoc.local.recycle import rss_mb
+
+    return rss_mb()
 
 
 def _say_ready(fd: int | None) -> None:
@@ -88,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--ready-fd", type=int, help="write 'ready' there once serving (lifecycle.start)")
+    # from the process this one replaces (_reexec): its socket, identity and count of restarts
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--boot-id", help=argparse.SUPPRESS)
+    parser.add_argument("--started-at", help=argparse.SUPPRESS)
+    parser.add_argument("--generation", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("ORDERPOC_LOCAL_DEBUG") else logging.INFO,
@@ -106,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     endpoint = f"http://{HOST}:{args.port}"
     try:
-        httpd = make_server(HOST, args.port)
+        httpd = make_server(HOST, args.port, inherited_fd=args.listen_fd)
     except OSError as exc:
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         return EXIT_PORT_IN_USE
@@ -119,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     from orderpoc.local.notifications import Notifier
     from orderpoc.local.perimeter import Perimeter
     from orderpoc.local.pollers import Supervisor
+    from orderpoc.local.recycle import Recycler, ServiceLedger
     from orderpoc.local.routing import moto_app
     from orderpoc.local.runtime import LambdaRuntime
 
@@ -128,19 +169,34 @@ def main(argv: list[str] | None = None) -> int:
     supervisor = Supervisor(runtime)
     identity: dict[str, Any] = {
         "service": "orderpoc-local",
-        "boot_id": str(uuid.uuid4()),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "boot_id": args.boot_id or str(uuid.uuid4()),
+        "started_at": args.started_at or datetime.now(UTC).isoformat(timespec="seconds"),
+        "generation": args.generation,
         "pid": os.getpid(),
         "port": args.port,
         "state_dir": str(args.state_dir.resolve()),
     }
 
     def health() -> dict[str, Any]:
-        return {**identity, "pollers": supervisor.running()}
+        recycling = {
+            "idle_collections": idle.collections,
+            "looks": recycler.looks,
+            "kept_because": recycler.kept_because,
+        }
+        return {**identity, "pollers": supervisor.running(), "recycling": recycling}
 
+    restarting = threading.Event()
+
+    def restart() -> None:  # from the idle thread, with the gate shut: stop serving, main() re-executes
+        restarting.set()
+        httpd.shutdown()
+
+    ledger = ServiceLedger()
+    recycler = Recycler(ledger, httpd.gate, restart, recycle_growth_mb(os.environ.get(RECYCLE_ENV)))
     dispatcher = Dispatcher(moto_app(), runtime, ApiGatewayFront(runtime), health)
-    idle = IdleCollector()  # a full collection once the work is over (after a load run and `down`)
-    app = idle.wrap(Perimeter(dispatcher, args.port))  # this machine's tools only: no web page, no admin API
+    # a full collection once the work is over (after a load run and `down`), then perhaps a restart
+    idle = IdleCollector(after=recycler.after_idle)
+    app = idle.wrap(Perimeter(ledger.wrap(dispatcher), args.port))  # this machine's tools only: no web page
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: shutting down", signum)
@@ -160,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         idle.stop()
         supervisor.stop()
         runtime.shutdown()
+        if restarting.is_set():
+            _reexec(args, httpd.fileno(), identity)
         httpd.server_close()
         log.info("stopped")
     return 0
