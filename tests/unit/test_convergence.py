@@ -26,7 +26,7 @@ from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from orderpoc import app
 from orderpoc.aws import Clients
 from orderpoc.aws_calls import is_mutating
-from orderpoc.engine import EngineError
+from orderpoc.errors import EngineError
 from orderpoc.resources.base import Change
 from orderpoc.settings import Settings
 
