@@ -24,7 +24,7 @@ from pathlib import Path
 
 from orderpoc import app
 from orderpoc.aws import Clients
-from orderpoc.engine import Event
+from orderpoc.engine_types import Event
 from orderpoc.local import lifecycle
 from orderpoc.settings import Settings
 

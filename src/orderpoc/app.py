@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from orderpoc import package, stack, tag_sweep
 from orderpoc.aws import Clients
-from orderpoc.engine import Engine, Event, Plan, Report, Spec
+from orderpoc.engine import Engine
+from orderpoc.engine_types import Event, Plan, Report, Spec
 from orderpoc.probe import sweep_probes
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orderpoc.engine import Report, Spec
+    from orderpoc.engine_types import Report, Spec
 
 # Presentation only: which AWS service a resource kind belongs to (unknown kinds get their own group).
 SERVICES = {

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from orderpoc.aws import THROTTLING, is_ambiguous, is_not_found, is_throttled, retry
+from orderpoc.aws_errors import THROTTLING, is_ambiguous, is_not_found, is_throttled
+from orderpoc.aws_retry import retry
 
 __all__ = ["THROTTLING", "create_once", "delete_once", "is_ambiguous", "is_throttled"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import botocore.exceptions
 
 from orderpoc import stack_config
-from orderpoc.aws import is_not_found
+from orderpoc.aws_errors import is_not_found
 from orderpoc.errors import UserError
 from orderpoc.resources.base import Context
 from orderpoc.settings import Names

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.errors import UserError
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context

@@ -46,7 +46,7 @@ def validate_stack(stack: str) -> str:
 
 
 def validate_region(region: str) -> str:
-    from orderpoc.aws import known_regions  # deferred: settings stays cheap to import
+    from orderpoc.aws_session import known_regions  # deferred: settings stays cheap to import
 
     known = known_regions()
     if region not in known and not _REGION_RE.match(region or ""):

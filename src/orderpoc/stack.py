@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orderpoc import policies
-from orderpoc.engine import Builder, Spec, config_hash
+from orderpoc.engine_types import Builder, Spec, config_hash
 from orderpoc.package import Package
 from orderpoc.resources import apigateway, awslambda, dynamodb, event_source, iam, logs, sns, sqs
 from orderpoc.resources.base import Config, Context, Outputs, Resource

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderpoc.aws import Clients, error_code
+from orderpoc.aws import Clients
+from orderpoc.aws_errors import error_code
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings
 from orderpoc.state import State

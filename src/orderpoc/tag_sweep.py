@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.graph import concurrently
 from orderpoc.probe import PROBE_PREFIX
 from orderpoc.resources.base import Context

@@ -24,8 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 for `--help`
-    from orderpoc.aws import AwsCall
-    from orderpoc.engine import Event, Plan, Report, Step
+    from orderpoc.aws_calls import AwsCall
+    from orderpoc.engine_types import Event, Plan, Report, Step
     from orderpoc.invalid_orders import Case
     from orderpoc.load import LoadResult
     from orderpoc.logs import LogLine

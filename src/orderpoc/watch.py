@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from orderpoc.errors import EngineError, UserError
 
 if TYPE_CHECKING:
-    from orderpoc.engine import Event
+    from orderpoc.engine_types import Event
     from orderpoc.settings import Settings
 
 Fingerprint = frozenset[tuple[str, int, int]]

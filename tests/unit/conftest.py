@@ -4,7 +4,7 @@
 - `clients`: an orderpoc `Clients` for `--target aws` in us-east-1 (moto intercepts every call).
 - `ctx`: a resource `Context` for stack "orderpoc-test", account read from STS, tags
   {"orderpoc:stack": "orderpoc-test"}; everything passed to `ctx.say` lands in `ctx.messages`.
-- `clock`: a fake `orderpoc.aws.clock`: sleeping advances it at once, so waits on a time budget
+- `clock`: a fake `orderpoc.aws_retry.clock`: sleeping advances it at once, so waits on a time budget
   (IAM propagation, SQS name reuse) run in no time; `clock.refuse_until(...)` answers an error.
 - `calls`: a `CallLog` recording every API call made through `clients` *after* it was requested.
   Use `calls.clear()` before the part under test, then e.g. `assert calls.mutating == []`.
@@ -34,7 +34,8 @@ from lambda_helpers import FUNCTION, TRUST, make_zip
 from local_helpers import Emulator, assert_all_gone, free_port
 from moto import mock_aws
 
-from orderpoc.aws import Clients, is_mutating
+from orderpoc.aws import Clients
+from orderpoc.aws_calls import is_mutating
 from orderpoc.local import lifecycle
 from orderpoc.resources.base import Context
 from orderpoc.settings import TAG_KEY, Settings
@@ -304,7 +305,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr("orderpoc.aws.clock", fake)
+    monkeypatch.setattr("orderpoc.aws_retry.clock", fake)
     return fake
 
 

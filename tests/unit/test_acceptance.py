@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from orderpoc import app, package, stack
-from orderpoc.aws import Clients, is_mutating
+from orderpoc.aws import Clients
+from orderpoc.aws_calls import is_mutating
 from orderpoc.settings import Settings
 
 STACK = "acc"

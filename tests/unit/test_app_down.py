@@ -11,7 +11,7 @@ import pytest
 from orderpoc import app
 from orderpoc.aws import Clients
 from orderpoc.cli import main
-from orderpoc.engine import Plan
+from orderpoc.engine_types import Plan
 
 
 def session(target: str):

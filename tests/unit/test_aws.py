@@ -1,4 +1,5 @@
-"""aws.unless_not_found and the small resource helpers in resources/util.py."""
+"""Clients, the aws_* modules (error classification, wait_out, the shared session) and the small
+resource helpers in resources/util.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from orderpoc.aws import (
+from orderpoc.aws_errors import (
     is_already_exists,
     is_conflict,
     is_propagation_delay,
     pending_iam_or_change,
     unless_not_found,
-    wait_out,
 )
+from orderpoc.aws_retry import wait_out
 from orderpoc.errors import ResourceError
 from orderpoc.resources.base import Live, Resource
 from orderpoc.resources.util import pick_ours, recorded_or_found, say_retry
@@ -265,7 +266,7 @@ def test_a_hook_registered_twice_is_called_once_and_reaches_later_clients(client
 
 
 def test_sessions_share_one_loader_whose_models_are_plain_dicts() -> None:
-    from orderpoc.aws import new_session
+    from orderpoc.aws_session import new_session
 
     first, second = new_session(region_name="us-east-1"), new_session(region_name="eu-west-1")
     model = first.create_client("sqs", aws_access_key_id="a", aws_secret_access_key="b")._service_model

@@ -184,7 +184,7 @@ def endpoint(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # botocore: no waiting
-    monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # nor orderpoc
+    monkeypatch.setattr("orderpoc.aws_retry.random.uniform", lambda a, b: 0.0)  # nor orderpoc
     fake = FakeEndpoint()
     thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
     thread.start()

@@ -24,8 +24,9 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
 from orderpoc import app
-from orderpoc.aws import Clients, is_mutating
-from orderpoc.engine import EngineError
+from orderpoc.aws import Clients
+from orderpoc.aws_calls import is_mutating
+from orderpoc.errors import EngineError
 from orderpoc.resources.base import Change
 from orderpoc.settings import Settings
 
@@ -184,7 +185,7 @@ def env(monkeypatch, tmp_path):
         self.on("after-call", after)
 
     monkeypatch.setattr(Clients, "__init__", hooked_init)
-    monkeypatch.setattr("orderpoc.aws.random.uniform", lambda a, b: 0.0)  # orderpoc's retries: no waiting
+    monkeypatch.setattr("orderpoc.aws_retry.random.uniform", lambda a, b: 0.0)  # orderpoc's retries: no waiting
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # nor botocore's
     with mock_aws():
         yield harness

@@ -7,7 +7,7 @@ import json
 import pytest
 from moto import mock_aws
 
-from orderpoc import aws
+from orderpoc import aws_calls
 from orderpoc.cli import cli, local_commands, main
 from orderpoc.cli.options import local_port
 from orderpoc.settings import DEFAULT_LOCAL_PORT
@@ -44,7 +44,7 @@ def test_every_command_takes_verbose():
 
 
 def test_verbose_prints_each_aws_call_to_stderr(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(aws, "_call_observers", [])
+    monkeypatch.setattr(aws_calls, "_call_observers", [])
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -58,7 +58,7 @@ def test_verbose_prints_each_aws_call_to_stderr(capsys, monkeypatch, tmp_path):
 
 
 def test_verbose_reports_an_error_code(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(aws, "_call_observers", [])
+    monkeypatch.setattr(aws_calls, "_call_observers", [])
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)
     with mock_aws():

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from orderpoc import ui
-from orderpoc.engine import Report
+from orderpoc.engine_types import Report
 from orderpoc.load import _summarise, _Tracker
 from orderpoc.logs import LogLine
 

@@ -13,7 +13,7 @@ from orderpoc import app, diagram_draw
 from orderpoc.cli import main
 from orderpoc.cli.diagram_command import FORMATS
 from orderpoc.diagram import ENTRY, build_model
-from orderpoc.engine import Report
+from orderpoc.engine_types import Report
 from orderpoc.settings import Settings
 
 DOCS_SVG = Path(__file__).resolve().parents[2] / "docs" / "stack.svg"

@@ -7,7 +7,9 @@ import threading
 import pytest
 
 from orderpoc import graph
-from orderpoc.engine import Engine, EngineError, Spec, config_hash
+from orderpoc.engine import Engine
+from orderpoc.engine_types import Spec, config_hash
+from orderpoc.errors import EngineError
 from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource
 from orderpoc.state import State
 

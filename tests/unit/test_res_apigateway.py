@@ -7,7 +7,7 @@ import json
 
 from apigw_helpers import API, URI, api_desired, resource_ids
 
-from orderpoc.aws import is_mutating
+from orderpoc.aws_calls import is_mutating
 from orderpoc.resources.apigateway import rest_api, stage
 from orderpoc.resources.base import Change
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from orderpoc import app
-from orderpoc.aws import Clients, is_mutating
+from orderpoc.aws import Clients
+from orderpoc.aws_calls import is_mutating
 from orderpoc.local import patches
 from orderpoc.settings import Settings
 from orderpoc.state_ops import migrate

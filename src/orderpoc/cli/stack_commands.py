@@ -19,7 +19,7 @@ from orderpoc.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from orderpoc.engine import Event
+    from orderpoc.engine_types import Event
     from orderpoc.watch import Fingerprint
 
 

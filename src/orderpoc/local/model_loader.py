@@ -7,14 +7,14 @@ each operation's URL. Each loader parses and keeps its own copy: after one `up` 
 Lambda's model five times, API Gateway's, IAM's and SQS's four times, endpoints.json four times,
 ~67 MB of the server's memory. Here they all share one loader (moto's, with its model extras),
 which parses each file once and keeps it, into plain dicts (as the CLI's loader does:
-aws.parse_models_into_dicts).
+aws_session.parse_models_into_dicts).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import parse_models_into_dicts
+from orderpoc.aws_session import parse_models_into_dicts
 
 _shared: Any = None
 

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from orderpoc import graph
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources import apigateway_routes as routes
 from orderpoc.resources.apigateway_access import api_key, usage_plan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import (

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpoc import graph
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.base import Change, Config, Context, canonical, diff_config
 from orderpoc.resources.util import paginate, pick_ours

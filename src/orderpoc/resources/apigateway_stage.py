@@ -12,7 +12,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.idempotent import create_once, delete_once
 from orderpoc.resources.apigateway_routes import find_api
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, canonical, is_unknown

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orderpoc.aws import CONFLICT_BUDGET, IAM_BUDGET, pending_change, pending_iam_or_change, unless_not_found, wait_out
+from orderpoc.aws_errors import pending_change, pending_iam_or_change, unless_not_found
+from orderpoc.aws_retry import CONFLICT_BUDGET, IAM_BUDGET, wait_out
 from orderpoc.idempotent import create_once
 from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource, canonical, diff_config
 from orderpoc.resources.util import changed_tags

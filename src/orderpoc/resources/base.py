@@ -42,7 +42,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orderpoc.aws import Clients, is_already_exists
+from orderpoc.aws import Clients
+from orderpoc.aws_errors import is_already_exists
 from orderpoc.settings import TAG_KEY
 
 Outputs = dict[str, Any]

@@ -10,7 +10,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from orderpoc.aws import error_code, unless_not_found
+from orderpoc.aws_errors import error_code, unless_not_found
 from orderpoc.errors import ResourceError
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, dict_to_tags, tags_to_dict

@@ -12,16 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orderpoc import aws
-from orderpoc.aws import (
-    CONFLICT_BUDGET,
-    IAM_BUDGET,
-    is_already_exists,
-    pending_change,
-    pending_iam_or_change,
-    unless_not_found,
-    wait_out,
-)
+from orderpoc import aws_retry
+from orderpoc.aws_errors import is_already_exists, pending_change, pending_iam_or_change, unless_not_found
+from orderpoc.aws_retry import CONFLICT_BUDGET, IAM_BUDGET, wait_out
 from orderpoc.errors import ResourceError
 from orderpoc.idempotent import create_once
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, diff_config
@@ -219,17 +212,17 @@ class EventSourceMapping(Resource):
 
     def _wait(self, ctx: Context, name: str, uuid: str, done: Any) -> dict[str, Any]:
         """Poll with capped backoff until done(mapping or None); bounded by _WAIT_SECONDS."""
-        deadline = aws.clock.now() + _WAIT_SECONDS
+        deadline = aws_retry.clock.now() + _WAIT_SECONDS
         delay = 0.5
         while True:
             mapping = self._get(ctx, uuid)
             if done(mapping):
                 return mapping or {}
             state = mapping.get("State") if mapping else "gone"
-            if aws.clock.now() > deadline:
+            if aws_retry.clock.now() > deadline:
                 raise ResourceError(name, f"event source mapping stuck in state {state}")
             ctx.say(f"waiting for event source mapping {name} (state {state})")
-            aws.clock.sleep(delay)
+            aws_retry.clock.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 

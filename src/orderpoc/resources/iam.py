@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.resources.base import Change, Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import changed_tags, dict_to_tags, paginate, tags_to_dict
 

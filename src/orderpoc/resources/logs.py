@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import unless_not_found
+from orderpoc.aws_errors import unless_not_found
 from orderpoc.resources.base import Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import changed_tags, paginate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderpoc.aws import error_code, is_not_found, unless_not_found
+from orderpoc.aws_errors import error_code, is_not_found, unless_not_found
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource
 from orderpoc.resources.util import as_text, aws_name, changed_tags, dict_to_tags, paginate, snake, tags_to_dict, typed
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from orderpoc.aws import SQS_NAME_REUSE_BUDGET, error_code, is_not_found, unless_not_found, wait_out
+from orderpoc.aws_errors import error_code, is_not_found, unless_not_found
+from orderpoc.aws_retry import SQS_NAME_REUSE_BUDGET, wait_out
 from orderpoc.resources.base import UNKNOWN, Change, Config, Context, Live, Outputs, Resource, diff_config
 from orderpoc.resources.util import as_text, aws_name, changed_tags, from_aws, snake, to_aws, typed
 
