@@ -93,6 +93,17 @@ def settled_after_down(port: int, before: dict[str, Any], timeout: float = 10.0)
             return
 
 
+def queue_depths(sqs: Any, names: Any) -> dict[str, dict[str, str]]:
+    """Messages waiting and in flight on the orders queue and its DLQ."""
+    wanted = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    return {
+        name: sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], AttributeNames=wanted)[
+            "Attributes"
+        ]
+        for name in (names.queue, names.dlq)
+    }
+
+
 def own_cpu_seconds(pid: int) -> float:
     """utime+stime of one process alone (the server, without its workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -179,6 +190,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu, own = group_cpu_seconds(pgid) - cpu0, own_cpu_seconds(pgid) - own0
                 wall = time.monotonic() - wall0
                 loaded = peak.stop()
+                # where missing orders are, before down takes it all away
+                queues = None if result.ok else queue_depths(session.clients("sqs"), settings.names)
         before = _health(port)
         app.down(settings, lambda event: None)
         settled_after_down(port, before)
@@ -187,6 +200,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
         lifecycle.stop(state_dir, port)
     return {
         "ok": result.ok,
+        "queues": queues,
         "orders": result.notified,
         "duplicates": result.duplicates,
         "missing": result.missing,

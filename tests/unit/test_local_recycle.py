@@ -99,18 +99,18 @@ class Fakes:
     def __init__(self) -> None:
         self.rss = 100.0
         self.held: list[str] = []
-        self.restarts = 0
+        self.stops = 0
         self.ledger = ServiceLedger()
         self.gate = RequestGate()
 
     def recycler(self, growth_mb: float | None = 30.0) -> Recycler:
-        def restart() -> None:
-            self.restarts += 1
+        def stop_serving() -> None:
+            self.stops += 1
 
-        return Recycler(self.ledger, self.gate, restart, growth_mb, rss=lambda: self.rss, held=lambda: self.held)
+        return Recycler(self.ledger, self.gate, stop_serving, growth_mb, rss=lambda: self.rss, held=lambda: self.held)
 
 
-def test_it_restarts_only_when_grown_empty_and_clean_and_keeps_the_gate_shut() -> None:
+def test_it_restarts_only_when_grown_empty_and_clean_and_then_keeps_the_gate_shut() -> None:
     fakes = Fakes()
     recycler = fakes.recycler()
     fakes.rss = 120.0
@@ -120,8 +120,10 @@ def test_it_restarts_only_when_grown_empty_and_clean_and_keeps_the_gate_shut() -
     fakes.held = []
     fakes.ledger.foreign = "ec2"
     assert recycler.after_idle() is False and "ec2" in recycler.kept_because
+    assert fakes.stops == 0 and not recycler.due
     fakes.ledger.foreign = None
-    assert recycler.after_idle() is True and fakes.restarts == 1
+    assert recycler.after_idle() is True and recycler.due and fakes.stops == 1  # the accept loop stops
+    assert recycler.confirm() is True and not recycler.due
     entered = threading.Event()
 
     def request() -> None:
@@ -130,7 +132,6 @@ def test_it_restarts_only_when_grown_empty_and_clean_and_keeps_the_gate_shut() -
 
     threading.Thread(target=request, daemon=True).start()
     assert not entered.wait(0.2)  # shut: the request waits for the new process
-    assert fakes.restarts == 1
     fakes.gate.reopen()  # (the new process would answer it)
     assert entered.wait(5)
 
@@ -139,14 +140,15 @@ def test_a_request_in_flight_or_a_resource_made_meanwhile_keeps_the_process(monk
     monkeypatch.setattr(recycle, "QUIESCE_SECONDS", 0.05)
     fakes = Fakes()
     recycler = fakes.recycler(growth_mb=0)
+    assert recycler.after_idle() is True
     with fakes.gate:  # a request being answered
-        assert recycler.after_idle() is False and recycler.kept_because == "a request came in"
+        assert recycler.confirm() is False and recycler.kept_because == "a request came in"
     looks = iter([[], ["sqs_backends.queues"]])  # empty at the first look, a queue by the second
     recycler = Recycler(fakes.ledger, fakes.gate, lambda: None, 0, rss=lambda: 100.0, held=lambda: next(looks))
-    assert recycler.after_idle() is False and "sqs_backends.queues" in recycler.kept_because
+    assert recycler.after_idle() is True
+    assert recycler.confirm() is False and "sqs_backends.queues" in recycler.kept_because
     with fakes.gate:  # reopened: requests pass again
         pass
-    assert fakes.restarts == 0
 
 
 def test_recycling_can_be_set_or_turned_off() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ NOT_HOLDINGS: dict[str, frozenset[str]] = {
 UNSIGNED_OURS = ("/_orderpoc/", "/2015-03-31/functions/", "/restapis/")
 AWS_MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 QUIESCE_SECONDS = 1.0  # how long a restart waits for the request in flight to be answered
+ACCEPTED_GRACE_SECONDS = 0.05  # for a connection accepted just before the accept loop stopped
 
 
 class ServiceLedger:
@@ -114,13 +116,18 @@ def rss_mb() -> float:
 
 
 class Recycler:
-    """Decides, when the server has gone idle, whether to start it afresh, and then does."""
+    """Decides, when the server has gone idle, whether to start it afresh.
+
+    The idle thread decides (after_idle) and stops the accept loop (stop_serving): a connection
+    made from then on waits in the backlog for the new process. The main thread then confirms
+    (confirm): once no request is in flight, the gate shut and still nothing held, it re-executes.
+    """
 
     def __init__(
         self,
         ledger: ServiceLedger,
         gate: RequestGate,
-        restart: Callable[[], None],
+        stop_serving: Callable[[], None],
         growth_mb: float | None,
         *,
         rss: Callable[[], float] = rss_mb,
@@ -128,23 +135,33 @@ class Recycler:
     ) -> None:
         self._ledger = ledger
         self._gate = gate
-        self._restart = restart
+        self._stop_serving = stop_serving
         self._growth_mb = growth_mb  # None: never
         self._rss = rss
         self._held = held
         self._ready_mb = rss()
         self._lock = threading.Lock()
+        self.due = False  # a restart was decided: the accept loop stops, confirm() follows
         self.kept_because = "not idle yet"
         self.looks = 0  # idle spells looked at (for the health report)
 
     def after_idle(self) -> bool:
-        """Restart if nothing is held and the process grew; True if it restarts (the gate
-        stays shut: no request starts until the new process answers it)."""
+        """Decide at the end of an idle spell; True if a restart is due (serving stops)."""
         with self._lock:
             self.looks += 1
             self.kept_because = self._reason_to_keep()
             if self.kept_because:
                 return False
+            self.due = True
+        self._stop_serving()
+        return True
+
+    def confirm(self) -> bool:
+        """With the accept loop stopped: True when the process may be replaced now (the gate is
+        then shut for good); False when a request came or made something, and serving goes on."""
+        with self._lock:
+            self.due = False
+            time.sleep(ACCEPTED_GRACE_SECONDS)  # a connection accepted last has its request line read
             if not self._gate.close(timeout=QUIESCE_SECONDS):
                 self.kept_because = "a request came in"
                 return False
@@ -153,7 +170,6 @@ class Recycler:
                 self._gate.reopen()
                 self.kept_because = f"it holds {', '.join(held[:3])}"
                 return False
-            self._restart()
             return True
 
     def _reason_to_keep(self) -> str:

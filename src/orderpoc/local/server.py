@@ -185,21 +185,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         return {**identity, "pollers": supervisor.running(), "recycling": recycling}
 
-    restarting = threading.Event()
-
-    def restart() -> None:  # from the idle thread, with the gate shut: stop serving, main() re-executes
-        restarting.set()
-        httpd.shutdown()
-
     ledger = ServiceLedger()
-    recycler = Recycler(ledger, httpd.gate, restart, recycle_growth_mb(os.environ.get(RECYCLE_ENV)))
+    recycler = Recycler(ledger, httpd.gate, httpd.shutdown, recycle_growth_mb(os.environ.get(RECYCLE_ENV)))
     dispatcher = Dispatcher(moto_app(), runtime, ApiGatewayFront(runtime), health)
     # a full collection once the work is over (after a load run and `down`), then perhaps a restart
     idle = IdleCollector(after=recycler.after_idle)
     app = idle.wrap(Perimeter(ledger.wrap(dispatcher), args.port))  # this machine's tools only: no web page
 
+    stopping = threading.Event()
+
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: shutting down", signum)
+        stopping.set()
         # shutdown() waits for serve_forever to return, so not from the thread that runs it
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
@@ -211,13 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     log.info("orderpoc local AWS listening on %s (boot %s)", endpoint, identity["boot_id"])
     _say_ready(args.ready_fd)
     try:
-        httpd.serve(app, poll_interval=0.2)
+        while True:
+            httpd.serve(app, poll_interval=0.2)  # until a signal, or a restart is due (recycle.py)
+            if stopping.is_set() or not recycler.due:
+                break
+            if not recycler.confirm():
+                continue  # a request came in meanwhile: serve on
+            if stopping.is_set():
+                break
+            idle.stop()
+            supervisor.stop()
+            runtime.shutdown()
+            _reexec(args, httpd.fileno(), identity)
     finally:
         idle.stop()
         supervisor.stop()
         runtime.shutdown()
-        if restarting.is_set():
-            _reexec(args, httpd.fileno(), identity)
         httpd.server_close()
         log.info("stopped")
     return 0
