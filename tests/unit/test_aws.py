@@ -3,7 +3,9 @@ resource helpers in resources/util.py."""
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -307,3 +309,34 @@ def test_the_stacks_clients_are_built_while_the_identity_call_is_on_the_network(
     clients.on("before-send.sts.GetCallerIdentity", during_identity)
     clients.account_id(meanwhile=("sqs",))
     assert built_meanwhile == [True]
+
+
+def test_the_shared_loader_knows_the_same_services_without_walking_every_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import botocore.exceptions
+    import botocore.loaders
+
+    from orderpoc import aws_session
+
+    custom = tmp_path / "models" / "myservice" / "2026-01-01"  # an AWS_DATA_PATH model is found too
+    custom.mkdir(parents=True)
+    (custom / "service-2.json").write_text("{}")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    monkeypatch.setattr(aws_session, "_shared_loader", None)
+    lazy = aws_session.shared_loader()
+    full = botocore.loaders.create_loader(str(tmp_path / "models"))
+    types = ("service-2", "endpoint-rule-set-1")
+    known = {type_name: full.list_available_services(type_name) for type_name in types}  # botocore's walk
+    walks: list[str] = []
+    original_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: walks.append(str(path)) or original_listdir(path))
+    for type_name in types:
+        listed = lazy.list_available_services(type_name)
+        for service in ("sqs", "iam", "myservice", "nosuchservice", "", "../sqs", ".hidden"):
+            assert (service in listed) == (service in known[type_name]), service
+    assert len(walks) < 40  # each service's own directories, not all ~450 of them
+    assert list(lazy.list_available_services("service-2")) == known["service-2"]
+    with pytest.raises(botocore.exceptions.UnknownServiceError, match="Valid service names are: .*sqs"):
+        aws_session.new_session().create_client("nosuchservice", region_name="us-east-1")
+    monkeypatch.setattr(aws_session, "_shared_loader", None)  # the next test's loader is a plain one again
