@@ -95,6 +95,8 @@ def test_a_poison_message_lands_in_the_dlq_after_max_receive_count(emulator: Emu
     assert [m["Body"] for m in dead] == ["poison"]
     wait_for(lambda: _queue_empty(emulator, url), what="the main queue to drain")
     assert _bodies(recorded(out)).count("fine") >= 1 and "poison" not in _bodies(recorded(out))
+    said = emulator.status.log_file.read_text()  # the failed invocation is in the server's log
+    assert "failed (ValueError): its 1 messages come back after the visibility timeout" in said
 
 
 def test_filter_criteria_drop_and_delete_unmatched_messages(emulator: Emulator, out: Path) -> None:

@@ -46,6 +46,7 @@ class SqsPoller:
         self.filters = filtering.compile_filters(config.get("FilterCriteria"))
         self._threads: list[threading.Thread] = []
         self._lanes_lock = threading.Lock()
+        self._last_failure: str | None = None  # the kind of the last whole-batch failure (_say_failed)
         self.lanes = 0  # running now
 
     def start(self) -> None:
@@ -157,10 +158,27 @@ class SqsPoller:
         result = self._runtime.invoke(
             self.config["FunctionArn"], json.dumps({"Records": wanted}).encode(), region=self.region
         )
-        if not result.ok:
-            return  # the whole batch comes back after the visibility timeout
+        if not result.ok:  # the whole batch comes back after the visibility timeout
+            self._say_failed(result, len(wanted))
+            return
+        self._last_failure = None
         failed = self._failed_ids(result, wanted) if self.report_failures else set()
         self._delete([r for r in wanted if r["messageId"] not in failed])
+
+    def _say_failed(self, result: Any, count: int) -> None:
+        """In the server log, once per kind of failure in a row: a batch that fails as a whole is
+        seen again only after the queue's visibility timeout (minutes, for the stack's queue), so
+        an order that shows up late can be traced to the invocation that failed."""
+        why = result.error_type or result.function_error
+        if why != self._last_failure:
+            log.warning(
+                "sqs mapping %s: invocation %s failed (%s): its %d messages come back after the visibility timeout",
+                self.config["UUID"],
+                result.request_id,
+                why,
+                count,
+            )
+        self._last_failure = why
 
     def _failed_ids(self, result: Any, records: list[dict[str, Any]]) -> set[str]:
         """Partial batch response; anything malformed fails the whole batch, as Lambda does."""
