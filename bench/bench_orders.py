@@ -80,8 +80,9 @@ def _health(port: int) -> dict[str, Any]:
 
 def settled_after_down(port: int, before: dict[str, Any], timeout: float = 10.0) -> None:
     """Wait for the emulator to settle after `down`: the look it takes 2 s after the last request
-    (a collection, and a restart in place when it holds nothing: the generation goes up). A tree
-    without restarts (no generation in its health) is given the 3 s that used to be waited."""
+    (a collection, and a restart in place when it holds nothing: the generation goes up). `before`
+    is its health right after `down`: a pause of 2 s inside a slow `down` has a look of its own. A
+    tree without restarts (no generation in its health) is given the 3 s that used to be waited."""
     if "generation" not in before:
         time.sleep(3)
         return
@@ -192,9 +193,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
                 loaded = peak.stop()
                 # where missing orders are, before down takes it all away
                 queues = None if result.ok else queue_depths(session.clients("sqs"), settings.names)
-        before = _health(port)
         app.down(settings, lambda event: None)
-        settled_after_down(port, before)
+        settled_after_down(port, _health(port))
         after_down = group_rss_mb(pgid)
     finally:
         lifecycle.stop(state_dir, port)

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from local_helpers import TRUST, Emulator, assert_all_gone, free_port, wait_for
+from local_helpers import TRUST, Emulator, assert_all_gone, free_port, make_zip, wait_for
 from moto import mock_aws
 
 from orderpoc.local import lifecycle, recycle
@@ -54,6 +54,12 @@ def test_nothing_is_held_until_something_is_made_and_nothing_once_it_is_deleted(
             ),
         ),
         "logs_backends.groups": lambda: boto3.client("logs").create_log_group(logGroupName="g"),
+        "logs_backends.filters": lambda: boto3.client("logs").put_metric_filter(
+            logGroupName="g",
+            filterName="errors",
+            filterPattern="ERROR",
+            metricTransformations=[{"metricName": "errors", "metricNamespace": "app", "metricValue": "1"}],
+        ),
         "apigateway_backends.apis": lambda: boto3.client("apigateway").create_rest_api(name="a"),
         "s3_backends.buckets": lambda: boto3.client("s3").create_bucket(Bucket="state-bucket"),
     }
@@ -73,6 +79,18 @@ def test_a_deleted_usage_plans_keys_that_moto_keeps_are_not_held(moto_backends: 
     apigw.delete_api_key(apiKey=key)
     apigw.delete_usage_plan(usagePlanId=plan)
     assert holdings() == []
+
+
+def test_lambda_functions_and_layers_are_held_and_a_deleted_functions_leftovers_are_not(moto_backends: None) -> None:
+    role = boto3.client("iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    lam = boto3.client("lambda")
+    code = {"ZipFile": make_zip({"h.py": "def handler(event, context):\n    return 1\n"})}
+    lam.create_function(FunctionName="f", Runtime="python3.11", Role=role, Handler="h.handler", Code=code)
+    assert "lambda_backends._lambdas" in holdings()
+    lam.delete_function(FunctionName="f")  # moto keeps an empty alias table for it
+    assert not [held for held in holdings() if held.startswith("lambda_backends")]
+    lam.publish_layer_version(LayerName="deps", Content=code)
+    assert "lambda_backends._layers" in holdings()
 
 
 def _request(ledger: ServiceLedger, environ: dict[str, Any]) -> None:

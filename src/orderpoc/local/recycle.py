@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,14 @@ SERVICES: dict[str, tuple[tuple[str, str], ...]] = {
     "sts": (("moto.sts.models", "sts_backends"),),
     "tagging": (),  # reads only (tagging.py answers without moto's backend, which imports every service)
 }
-# Containers moto fills by itself or uses as caches: no resource anyone made
+# What moto fills by itself, caches, or derives from the resources (their tags, counts of them):
+# no resource anyone made. Any other container or moto store of a backend is looked into.
 NOT_HOLDINGS: dict[str, frozenset[str]] = {
+    "apigateway_backends": frozenset({"account"}),
     "dynamodbstreams_backends": frozenset({"shard_iterators"}),
-    "iam_backends": frozenset({"aws_managed_policies"}),
-    "s3_backends": frozenset({"_pagination_tokens"}),
+    "iam_backends": frozenset({"aws_managed_policies", "account_summary", "tagger"}),
+    "logs_backends": frozenset({"tagger"}),
+    "s3_backends": frozenset({"_pagination_tokens", "tagger"}),
     "sns_backends": frozenset({"opt_out_numbers", "_message_public_keys", "sms_attributes"}),
     "sts_backends": frozenset({"assumed_roles"}),
 }
@@ -99,12 +102,30 @@ def _held_by(backends_name: str, backend: Any) -> Iterable[str]:
             continue
         if backends_name == "iam_backends" and name == "managed_policies":
             value = [arn for arn in value if not arn.startswith(AWS_MANAGED_POLICY)]
-        elif backends_name == "lambda_backends" and name == "_lambdas":
-            value = value._functions
         elif backends_name == "apigateway_backends" and name == "usage_plan_keys":
             value = [plan for plan in value if plan in backend.usage_plans]  # moto keeps deleted plans' keys
-        if isinstance(value, dict | list | set | tuple) and value:
+        if _is_moto_object(value):  # a store (Lambda's functions, layers): what it holds is its backend's
+            if any(_holds(inner) for inner in vars(value).values() if _is_container(inner)):
+                yield name
+        elif _is_container(value) and _holds(value):
             yield name
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, Collection) and not isinstance(value, str | bytes)
+
+
+def _is_moto_object(value: Any) -> bool:
+    return type(value).__module__.startswith("moto.") and hasattr(value, "__dict__")
+
+
+def _holds(value: Any) -> bool:
+    """Anything but empty containers, however nested (moto leaves {deleted function: {}} behind)."""
+    if isinstance(value, Mapping):
+        return any(_holds(inner) for inner in value.values())
+    if _is_container(value):
+        return any(_holds(inner) for inner in value)
+    return True
 
 
 def rss_mb() -> float:
