@@ -74,7 +74,9 @@ def recycle_growth_mb(value: str | None) -> float | None:
 
 
 def _reexec(args: argparse.Namespace, fd: int, identity: dict[str, Any]) -> None:
-    """Become a fresh server on the same socket, pid and boot id (recycle.py); never returns."""
+    """Become a fresh server on the same socket, pid and boot id (recycle.py). Returns only if
+    that fails (the interpreter gone after an upgrade): the caller then stops, holding nothing,
+    and the next command starts a new server."""
     os.set_inheritable(fd, True)
     argv = [sys.executable, "-m", "orderpoc.local.server", "--port", str(args.port)]
     argv += ["--state-dir", str(args.state_dir), "--listen-fd", str(fd), "--boot-id", identity["boot_id"]]
@@ -82,7 +84,10 @@ def _reexec(args: argparse.Namespace, fd: int, identity: dict[str, Any]) -> None
     log.info("holding nothing and %.0f MB in use: starting afresh (generation %d)", _rss(), identity["generation"] + 1)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    os.execv(sys.executable, argv)
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as exc:
+        log.error("could not start afresh (%s): stopping; the next command starts a new server", exc)
 
 
 def _rss() -> float:
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             supervisor.stop()
             runtime.shutdown()
             _reexec(args, httpd.fileno(), identity)
+            break  # it could not: stop (the gate stays shut for the requests waiting at it)
     finally:
         idle.stop()
         supervisor.stop()
