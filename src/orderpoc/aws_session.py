@@ -40,14 +40,17 @@ def new_session(
     *, region_name: str | None = None, profile_name: str | None = None, credentials: dict[str, str] | None = None
 ) -> botocore.session.Session:
     """A botocore session on the shared loader; an unknown profile raises ProfileNotFound here,
-    not at the first call."""
-    session = botocore.session.Session(profile=profile_name)
+    not at the first call. With credentials given (the local AWS), AWS_PROFILE and
+    AWS_DEFAULT_PROFILE do not apply: a profile this machine lacks must not break a target that
+    needs none."""
+    ignore_env_profile = {"profile": (None, None, None, None)} if credentials else None
+    session = botocore.session.Session(session_vars=ignore_env_profile, profile=profile_name)
     session.register_component("data_loader", shared_loader())
     if region_name:
         session.set_config_variable("region", region_name)
     if credentials:
         session.set_credentials(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
-    if profile_name:
+    if not credentials:  # the profile, named or from the environment, must exist (else ProfileNotFound)
         session.get_scoped_config()
     return session
 

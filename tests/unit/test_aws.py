@@ -297,6 +297,21 @@ def test_an_unknown_profile_is_a_user_error_before_any_call(monkeypatch, tmp_pat
     assert Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1", profile="known")).session
 
 
+def test_a_profile_from_the_environment_must_exist_on_aws_and_does_not_matter_locally(monkeypatch, tmp_path) -> None:
+    from orderpoc.aws import Clients
+    from orderpoc.errors import UserError
+    from orderpoc.settings import Settings
+
+    (tmp_path / "config").write_text("[profile known]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "gone")  # left set from another project
+    with pytest.raises(UserError, match="list profiles with `aws configure list-profiles`"):
+        Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1"))
+    local = Clients(Settings(stack="orderpoc-test", target="local", region="us-east-1", local_port=4599))
+    assert local("sqs").meta.region_name == "us-east-1"  # the local AWS needs no profile
+
+
 def test_the_stacks_clients_are_built_while_the_identity_call_is_on_the_network(clients):
     built_meanwhile: list[bool] = []
 
