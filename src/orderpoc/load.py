@@ -10,18 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from orderpoc.probe import Endpoints, Subscription
 from orderpoc.resources.base import Context
-from orderpoc.trace import HOPS, post_order, sample_order
+from orderpoc.trace import HOPS, post_order, sample_order, stored_after
 
 # How often the table is asked which orders are stored. Their stored time comes from receivedAt, so
 # polling more often buys no precision, only load on the pipeline's own table (each poll is a
 # BatchGetItem of every order still waiting: at 0.2 s it was ~7% of the local AWS's CPU).
 TABLE_POLL_SECONDS = 0.5
-_WALL_MINUS_MONOTONIC = time.time() - time.monotonic()
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -275,21 +273,6 @@ def _watch_table(
             if items:
                 on_progress("stored", len(items))
         stop.wait(TABLE_POLL_SECONDS)
-
-
-def stored_after(item: dict[str, Any], sent: float, seen: float) -> float:
-    """POST -> stored for an item first seen `seen` seconds after its POST (sent: monotonic).
-
-    The table is polled every TABLE_POLL_SECONDS, which alone would add a quarter second on
-    average: the processor's receivedAt (written with the item) says when it was stored, to the
-    millisecond. It is another machine's clock on AWS, so it is believed only between the POST and
-    the poll that saw it."""
-    try:
-        received = datetime.fromisoformat(item["receivedAt"]["S"].replace("Z", "+00:00")).timestamp()
-    except (KeyError, TypeError, ValueError):
-        return seen
-    written = received - (sent + _WALL_MINUS_MONOTONIC)
-    return written if 0 <= written <= seen else seen
 
 
 def _watch_topic(

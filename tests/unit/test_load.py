@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from orderpoc import load
+from orderpoc import trace
 from orderpoc.load import _summarise, _Tracker, percentile
 
 
@@ -224,8 +224,38 @@ def test_stored_is_when_the_processor_wrote_the_order_not_when_the_poll_saw_it()
         at = datetime.fromtimestamp(sent_wall + seconds_after_post, UTC).isoformat(timespec="milliseconds")
         return {"orderId": {"S": "o"}, "receivedAt": {"S": at.replace("+00:00", "Z")}}
 
-    assert load.stored_after(item(0.030), sent, seen=0.180) == pytest.approx(0.030, abs=0.005)
+    assert trace.stored_after(item(0.030), sent, seen=0.180) == pytest.approx(0.030, abs=0.005)
     # another clock, off by more than the poll's window, either way: the poll's own time
-    assert load.stored_after(item(-2.0), sent, seen=0.180) == 0.180
-    assert load.stored_after(item(5.0), sent, seen=0.180) == 0.180
-    assert load.stored_after({"orderId": {"S": "o"}}, sent, seen=0.180) == 0.180
+    assert trace.stored_after(item(-2.0), sent, seen=0.180) == 0.180
+    assert trace.stored_after(item(5.0), sent, seen=0.180) == 0.180
+    assert trace.stored_after({"orderId": {"S": "o"}}, sent, seen=0.180) == 0.180
+
+
+def test_one_traced_order_is_stored_when_the_processor_wrote_it_not_when_the_poll_saw_it(monkeypatch) -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from orderpoc.http_client import Response
+    from orderpoc.probe import Endpoints
+
+    written = []  # the processor writes it 20 ms after the POST; the trace's first look is later
+
+    def post(endpoints, order, idempotency_key=None):
+        written.append(datetime.fromtimestamp(time.time() + 0.020, UTC).isoformat(timespec="milliseconds"))
+        return Response(202, {}, '{"orderId": "o-1"}', 0.005)
+
+    class Table:
+        def get_item(self, **_):
+            time.sleep(0.15)  # a slow first read: the poll sees the item ~150 ms after the POST
+            return {"Item": {"orderId": {"S": "o-1"}, "receivedAt": {"S": written[0].replace("+00:00", "Z")}}}
+
+    class Topic:
+        def receive(self, wait):
+            return [{"body": {"orderId": "o-1"}, "received": time.time()}]
+
+    monkeypatch.setattr(trace, "post_order", post)
+    ctx = SimpleNamespace(clients=lambda service: Table())
+    endpoints = Endpoints("http://api", "key", "orders", "arn:topic", None)
+    traced = trace.follow_one(ctx, None, endpoints, Topic(), {}, timeout=5)
+    assert traced.hops["stored"] == pytest.approx(0.020, abs=0.010)  # not the ~0.15 s of the poll
+    assert traced.hops["notified"] >= 0.15
