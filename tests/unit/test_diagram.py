@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orderpoc import app, diagram_draw
+from orderpoc import app, diagram_draw, diagram_order
 from orderpoc.cli import main
 from orderpoc.cli.diagram_command import FORMATS
 from orderpoc.diagram import ENTRY, build_model
@@ -38,7 +38,7 @@ def test_every_spec_is_a_node_and_every_dependency_an_edge(specs):
 def test_the_data_path_is_read_off_the_configs(specs):
     model = build_model(specs, "orderpoc")
     assert model.path == [*PATH, "topic"]
-    steps = [(e.source, e.target) for _, e in diagram_draw.numbered_data_edges(model)]
+    steps = [(e.source, e.target) for _, e in diagram_order.numbered_data_edges(model)]
     assert steps == list(zip(model.path, model.path[1:], strict=False))
     assert {(e.source, e.target, e.label) for e in model.of_role("side")} == {
         ("queue", "dlq", "after 5 receives"),

@@ -1,4 +1,4 @@
-"""The `orderpoc` command: a thin click layer that parses, calls orderpoc.app, renders with orderpoc.ui.
+"""The `orderpoc` command: a thin click layer that parses, calls orderpoc.app, renders with orderpoc.ui and ui_*.
 
 Each command lives in a module of this package that imports only `orderpoc.cli.options` (and the
 layers below); this module assembles them into one group and owns the exit-code contract:

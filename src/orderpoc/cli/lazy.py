@@ -1,5 +1,5 @@
-"""orderpoc.ui, imported on its first use: rich is a third of `orderpoc --help`'s start-up, and help
-(or a usage error) renders nothing with it."""
+"""orderpoc.ui and its ui_* modules, each imported on its first use: rich is a third of `orderpoc
+--help`'s start-up, and help (or a usage error) renders nothing with it."""
 
 from __future__ import annotations
 
@@ -15,8 +15,13 @@ class _LazyModule(ModuleType):
 
 
 if TYPE_CHECKING:
-    from orderpoc import ui
+    from orderpoc import ui, ui_lines, ui_orders, ui_plan, ui_progress, ui_stacks
 else:
     ui = _LazyModule("orderpoc.ui")
+    ui_lines = _LazyModule("orderpoc.ui_lines")
+    ui_orders = _LazyModule("orderpoc.ui_orders")
+    ui_plan = _LazyModule("orderpoc.ui_plan")
+    ui_progress = _LazyModule("orderpoc.ui_progress")
+    ui_stacks = _LazyModule("orderpoc.ui_stacks")
 
-__all__ = ["ui"]
+__all__ = ["ui", "ui_lines", "ui_orders", "ui_plan", "ui_progress", "ui_stacks"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui_stacks
 from orderpoc.cli.options import common_options, json_option
 from orderpoc.cli.output import emit
 from orderpoc.settings import Settings
@@ -24,4 +24,4 @@ def list_stacks(settings: Settings, as_json: bool) -> None:
     if as_json:
         emit("list", result.as_json())
     else:
-        ui.print_stack_list(result.as_json())
+        ui_stacks.print_stack_list(result.as_json())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orderpoc import interrupts
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui, ui_lines
 from orderpoc.cli.options import json_option, local_port, state_dir_option
 from orderpoc.cli.output import emit
 
@@ -77,7 +77,7 @@ def outbox(state_dir: Path, limit: int, as_json: bool) -> None:
     if as_json:
         emit("local-outbox", {"emails": mails})
     else:
-        ui.print_outbox(mails)
+        ui_lines.print_outbox(mails)
 
 
 @local.command("logs")
@@ -109,4 +109,4 @@ def _show(schema: str, status: LocalStatus, as_json: bool) -> None:
     if as_json:
         emit(schema, data)
     else:
-        ui.print_local_status(data)
+        ui_lines.print_local_status(data)

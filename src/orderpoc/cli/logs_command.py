@@ -6,7 +6,7 @@ import contextlib
 
 import click
 
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui, ui_lines
 from orderpoc.cli.options import common_options, json_option
 from orderpoc.cli.output import emit_line
 from orderpoc.settings import Settings
@@ -55,7 +55,7 @@ def logs(
             if as_json:
                 emit_line("logs", line.as_json())
             else:
-                ui.print_log_line(line)
+                ui_lines.print_log_line(line)
 
     if follow:
         if ui.err_console.is_terminal:

@@ -251,10 +251,10 @@ def write_text(path: Path, text: str) -> None:
 def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """Once per run (`orderpoc -v up -v` is one observer): ctx.meta is shared by the whole run."""
     if value and not ctx.meta.get("orderpoc.verbose"):
-        from orderpoc import aws_calls, ui  # deferred: rich only when asked for
+        from orderpoc import aws_calls, ui_lines  # deferred: rich only when asked for
 
         ctx.meta["orderpoc.verbose"] = True
-        aws_calls.observe_calls(ui.print_aws_call)
+        aws_calls.observe_calls(ui_lines.print_aws_call)
 
 
 def add_verbose(command: click.Command) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui_lines
 from orderpoc.cli.options import common_options, json_option, next_flags
 from orderpoc.cli.output import emit
 from orderpoc.settings import Settings
@@ -26,4 +26,4 @@ def outputs(settings: Settings, show_key: bool, as_json: bool) -> None:
     if as_json:
         emit("outputs", result.as_json())
     else:
-        ui.print_outputs(result.as_json(), key_hint=f"orderpoc outputs --show-key{next_flags()}")
+        ui_lines.print_outputs(result.as_json(), key_hint=f"orderpoc outputs --show-key{next_flags()}")

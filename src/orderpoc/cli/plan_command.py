@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui, ui_plan
 from orderpoc.cli.options import common_options, json_option, notify_email_options, where
 from orderpoc.cli.output import emit
 from orderpoc.settings import Settings
@@ -51,7 +51,7 @@ def plan(settings: Settings, notify_emails: list[str] | None, destroy: bool, as_
     else:
         ui.print_notices(result.notices)
         verb = "down" if destroy else "up"
-        ui.print_plan(
+        ui_plan.print_plan(
             result.plan,
             f"orderpoc plan{' --destroy' if destroy else ''}: what `{verb}` would do to "
             f"{settings.stack} ({settings.target}, {settings.region}, account {result.account})",

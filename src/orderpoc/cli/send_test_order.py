@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui, ui_orders
 from orderpoc.cli.options import common_options, write_text
 from orderpoc.cli.output import emit
 from orderpoc.errors import UserError
@@ -80,19 +80,19 @@ def send_test_order(
     if invalid:
         checked = exercise.send_invalid(settings, timeout)
         body, ok = {"mode": "invalid", **checked.as_json()}, checked.ok
-        draw = partial(ui.print_invalid, checked.cases, checked.stored)
+        draw = partial(ui_orders.print_invalid, checked.cases, checked.stored)
     elif count == 1:
         order = _read_order(order_file) if order_file else sample_order(customer, sku, quantity)
         trace = exercise.send_one(settings, order, timeout)
         body, ok = {"mode": "one", **trace.as_json()}, trace.ok
-        draw = partial(ui.print_trace, trace)
+        draw = partial(ui_orders.print_trace, trace)
     else:
-        with ui.load_progress(count, enabled=not as_json) as advance:
+        with ui_orders.load_progress(count, enabled=not as_json) as advance:
             result = exercise.send_load(
                 settings, count=count, concurrency=concurrency, rate=rate, timeout=timeout, on_progress=advance
             )
         body, ok = {"mode": "load", **result.as_json()}, result.ok
-        draw = partial(ui.print_load, result, count, concurrency)
+        draw = partial(ui_orders.print_load, result, count, concurrency)
         if report_file:
             from orderpoc import report
 

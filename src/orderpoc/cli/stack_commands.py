@@ -1,4 +1,4 @@
-"""`orderpoc up`, `down` and `status`: parse, call orderpoc.app, render with orderpoc.ui."""
+"""`orderpoc up`, `down` and `status`: parse, call orderpoc.app, render with orderpoc.ui and ui_*."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orderpoc import interrupts
-from orderpoc.cli.lazy import ui
+from orderpoc.cli.lazy import ui, ui_lines, ui_plan, ui_progress, ui_stacks
 from orderpoc.cli.options import common_options, confirmed, json_option, next_flags, notify_email_options, where
 from orderpoc.cli.output import drift_items, emit
 from orderpoc.errors import UserError
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def _progress(title: str, as_json: bool) -> contextlib.AbstractContextManager[Callable[[Event], None]]:
     """The live progress, or (with --json, which prints none) an event sink that needs no rich:
     importing it was ~25 ms of a no-op `up --json`."""
-    return contextlib.nullcontext(_ignore) if as_json else ui.progress(title)
+    return contextlib.nullcontext(_ignore) if as_json else ui_progress.progress(title)
 
 
 def _ignore(event: Event) -> None:
@@ -59,7 +59,7 @@ def up(settings: Settings, notify_emails: list[str] | None, yes: bool, watch: bo
     title = f"orderpoc up: {settings.stack} ({settings.target}, {settings.region})"
     with app.prepare_up(settings, notify_emails=notify_emails) as prepared:
         if prepared.needs_confirmation and not yes:
-            ui.print_plan(prepared.plan, f"{title}, account {prepared.session.ctx.account}", to_stderr=as_json)
+            ui_plan.print_plan(prepared.plan, f"{title}, account {prepared.session.ctx.account}", to_stderr=as_json)
             if not confirmed(
                 "Apply this plan (it deletes or replaces resources)?",
                 yes=yes,
@@ -87,7 +87,7 @@ def up(settings: Settings, notify_emails: list[str] | None, yes: bool, watch: bo
     ui.print_notices(notices)
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     ui.console.print(f"[bold green]Stack {settings.stack} is up[/] in {result.seconds:.1f}s ({summary}).")
-    ui.print_up_closing(result.invoke_url, next_flags())
+    ui_lines.print_up_closing(result.invoke_url, next_flags())
     if watch:
         _watch(settings, baseline)
 
@@ -106,7 +106,13 @@ def _watch(settings: Settings, baseline: Fingerprint | None) -> None:
     # exception be lost (interrupts.py)
     with contextlib.suppress(KeyboardInterrupt):
         # each redeploy keeps the email list this up recorded
-        watch_project(settings, ui.print_redeploy, ui.print_watch_error, baseline=baseline, stop=interrupts.interrupted)
+        watch_project(
+            settings,
+            ui_lines.print_redeploy,
+            ui_lines.print_watch_error,
+            baseline=baseline,
+            stop=interrupts.interrupted,
+        )
     ui.console.print("Stopped watching; the stack stays up.")
 
 
@@ -131,7 +137,7 @@ def down(settings: Settings, yes: bool, as_json: bool) -> None:
         if settings.target == "aws" and not yes:
             account = prepared.session.ctx.account
             title = f"orderpoc down: {settings.stack} (aws, {settings.region}), account {account}"
-            ui.print_plan(prepared.plan(), title, to_stderr=as_json)
+            ui_plan.print_plan(prepared.plan(), title, to_stderr=as_json)
             question = f"Delete these resources of stack {settings.stack!r} in account {account}, {settings.region}?"
             if not confirmed(question, yes=yes, refusal=refusal):
                 ui.err_console.print("nothing deleted")
@@ -174,7 +180,7 @@ def status(settings: Settings, as_json: bool) -> None:
         emit("status", {**where(settings), **body})
     else:
         ui.print_notices(result.notices)
-        ui.console.print(ui.status_table(result.reports))
+        ui.console.print(ui_stacks.status_table(result.reports))
         for key, value in result.extras.items():
             if value:
                 ui.console.print(f"{key}: {value}", soft_wrap=True)
