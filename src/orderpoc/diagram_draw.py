@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from orderpoc import svg
 from orderpoc.diagram import ENTRY, Model
-from orderpoc.diagram_order import _figures, _title, groups, numbered_data_edges
+from orderpoc.diagram_order import diagram_title, figures_text, groups, numbered_data_edges
 from orderpoc.diagram_svg import to_svg
 
 FORMATS = ("svg", "mermaid", "text")
@@ -21,12 +21,12 @@ def render(model: Model, fmt: str) -> str:
 
 # -- text ----------------------------------------------------------------------------------------
 def to_text(model: Model) -> str:
-    lines = [_title(model), ""]
+    lines = [diagram_title(model), ""]
     for service, nodes in groups(model):
         lines.append(service)
         for node in nodes:
             live = f"  [{node.state}]" if model.live else ""
-            figures = f"  {_figures(node)}" if node.figures else ""
+            figures = f"  {figures_text(node)}" if node.figures else ""
             detail = f"  ({node.detail})" if node.detail else ""
             lines.append(f"  {node.key:<15} {node.kind:<21} {node.name}{live}{figures}{detail}")
     lines += ["", "Data path of an order:"]
@@ -52,12 +52,12 @@ def _mtext(value: str) -> str:
 
 
 def to_mermaid(model: Model) -> str:
-    lines = ["flowchart LR", f"  %% {_title(model)}", f'  {_mid(ENTRY)}(["client"])']
+    lines = ["flowchart LR", f"  %% {diagram_title(model)}", f'  {_mid(ENTRY)}(["client"])']
     for service, nodes in groups(model):
         lines.append(f'  subgraph {_mid(service)}["{_mtext(service)}"]')
         for node in nodes:
             extra = f"<br/>{node.state}" if model.live else ""
-            extra += f"<br/>{_mtext(_figures(node))}" if node.figures else ""
+            extra += f"<br/>{_mtext(figures_text(node))}" if node.figures else ""
             lines.append(f'    {_mid(node.key)}["<b>{_mtext(node.key)}</b><br/>{_mtext(node.name)}{extra}"]')
         lines.append("  end")
     links: list[str] = []

@@ -4,8 +4,7 @@ resources' order inside a service, the numbered data path and the title.
 Columns, from left to right: the service the order enters by, the service that carries most of
 the path (Lambda), the other services on the path, then the ones off it (IAM, logs). Inside a
 group, resources on the path come in flow order, their side branches next, the rest in the Specs'
-order. The helpers with a leading underscore are this package's own: diagram_draw and diagram_svg
-read them, nothing else should.
+order. diagram_draw (text, Mermaid) and diagram_svg read these helpers.
 """
 
 from __future__ import annotations
@@ -23,21 +22,21 @@ def numbered_data_edges(model: Model) -> list[tuple[int, Edge]]:
 def groups(model: Model) -> list[tuple[str, list[Node]]]:
     """Services in column order, each with its resources in drawing order (all formats agree)."""
     by_service = model.services()
-    return [(s, _ordered(model, by_service[s])) for column in _columns(model) for s in column]
+    return [(s, ordered_nodes(model, by_service[s])) for column in service_columns(model) for s in column]
 
 
-def _figures(node: Node) -> str:
+def figures_text(node: Node) -> str:
     return ", ".join(f"{k} {v}" for k, v in node.figures)
 
 
-def _title(model: Model) -> str:
+def diagram_title(model: Model) -> str:
     if not model.live:
         return f"orderpoc stack {model.stack!r}: {len(model.nodes)} resources as declared"
     summary = ", ".join(f"{n} {state}" for state, n in sorted(model.counts.items()))
     return f"orderpoc stack {model.stack!r}: {len(model.nodes)} resources, live ({summary})"
 
 
-def _columns(model: Model) -> list[list[str]]:
+def service_columns(model: Model) -> list[list[str]]:
     """Which services go in which column (see the module's docstring)."""
     service_of = {n.key: n.service for n in model.nodes}
     on_path = [service_of[k] for k in model.path if k in service_of]
@@ -49,7 +48,7 @@ def _columns(model: Model) -> list[list[str]]:
     return [column for column in (entry, hub, others, off) if column]
 
 
-def _ordered(model: Model, nodes: list[Node]) -> list[Node]:
+def ordered_nodes(model: Model, nodes: list[Node]) -> list[Node]:
     rank = {key: float(i) for i, key in enumerate(model.path)}
     for edge in model.of_role("side"):
         rank.setdefault(edge.target, rank.get(edge.source, 500.0) + 0.5)

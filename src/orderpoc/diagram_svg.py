@@ -12,7 +12,7 @@ from html import escape
 
 from orderpoc import svg
 from orderpoc.diagram import ENTRY, Edge, Model, Node
-from orderpoc.diagram_order import _columns, _figures, _ordered, _title, numbered_data_edges
+from orderpoc.diagram_order import diagram_title, figures_text, numbered_data_edges, ordered_nodes, service_columns
 
 MARGIN, TITLE_H, LEGEND_H = 24, 48, 44
 HEADER_H, PAD, GAP, GROUP_GAP, COLUMN_GAP = 24, 10, 24, 18, 150
@@ -35,7 +35,7 @@ class _Box:
 
 def _live_line(node: Node) -> str:
     """State, then the figures, else why (what drifted, or the reason it is unknown), kept short."""
-    detail = _figures(node) or (node.detail if len(node.detail) <= 44 else node.detail[:43] + "…")
+    detail = figures_text(node) or (node.detail if len(node.detail) <= 44 else node.detail[:43] + "…")
     return " · ".join(part for part in (node.state, detail) if part)
 
 
@@ -55,13 +55,13 @@ def _layout(model: Model) -> tuple[dict[str, _Box], list[tuple[str, float, float
     entry_w = 96.0
     x = MARGIN + entry_w + COLUMN_GAP
     bottom = 0.0
-    for column, services in enumerate(_columns(model)):
+    for column, services in enumerate(service_columns(model)):
         width = max(_node_width(n, model.live) for s in services for n in groups[s])
         y = MARGIN + TITLE_H
         for service in services:
             top = y
             y += HEADER_H + PAD
-            for node in _ordered(model, groups[service]):
+            for node in ordered_nodes(model, groups[service]):
                 boxes[node.key] = _Box(node, column, x + PAD, y, width, node_h)
                 y += node_h + GAP
             y += PAD - GAP
@@ -202,7 +202,9 @@ def to_svg(model: Model) -> str:
         + svg.arrow_marker("arrow-dep", svg.DEPENDENCY_COLOUR, 7),
     )
     parts = [defs, svg.tag("rect", width="100%", height="100%", fill="#ffffff")]
-    parts.append(svg.text(MARGIN, MARGIN + 16, _title(model), font_size="17", font_weight="bold", fill="#263238"))
+    parts.append(
+        svg.text(MARGIN, MARGIN + 16, diagram_title(model), font_size="17", font_weight="bold", fill="#263238")
+    )
     parts.append(
         svg.text(
             MARGIN,
@@ -255,7 +257,7 @@ def to_svg(model: Model) -> str:
         labels.append(_label(mx, my, edge.label, svg.DATA_COLOUR, number, centre=across))
     parts += labels
     parts.append(_legend(model, height - LEGEND_H + 14))
-    return svg.document(width, height, "".join(parts), _title(model))
+    return svg.document(width, height, "".join(parts), diagram_title(model))
 
 
 def _legend(model: Model, y: float) -> str:
