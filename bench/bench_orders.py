@@ -146,7 +146,7 @@ class PeakRss(threading.Thread):
 
 
 def one_run(args: argparse.Namespace) -> dict[str, Any]:
-    from orderpoc import app, stack
+    from orderpoc import app, stack, stack_session
     from orderpoc.load import run_load
     from orderpoc.local import lifecycle
     from orderpoc.probe import find_endpoints, subscribed
@@ -165,7 +165,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     count = int(args.rate * args.seconds) if args.rate else args.orders
     try:
         app.up(settings, lambda event: None)
-        with app.open_session(settings, lock=False) as session:
+        with stack_session.open_session(settings, lock=False) as session:
             endpoints = find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
             with subscribed(session.ctx, settings.names, endpoints.topic_arn) as subscription:
 

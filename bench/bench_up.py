@@ -27,6 +27,7 @@ from orderpoc.aws import Clients
 from orderpoc.engine_types import Event
 from orderpoc.local import lifecycle
 from orderpoc.settings import Settings
+from orderpoc.stack_session import declared_specs
 
 
 def free_port() -> int:
@@ -87,7 +88,7 @@ def timed_up(settings: Settings, workers: int) -> tuple[float, float, list[str]]
             took[event.key] = event.elapsed
 
     wall = timed(lambda: app.up(settings, on_event, max_workers=workers))
-    deps = {spec.key: spec.depends_on for spec in app.declared_specs(settings)}
+    deps = {spec.key: spec.depends_on for spec in declared_specs(settings)}
     path_seconds, path = critical_path(deps, took)
     return wall, path_seconds, path
 

@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from orderpoc import app, stack
+from orderpoc import stack
 from orderpoc.invalid_orders import Case, run_invalid
 from orderpoc.load import LoadResult, run_load
 from orderpoc.probe import Endpoints, Subscription, find_endpoints, subscribed
 from orderpoc.settings import Settings
+from orderpoc.stack_session import Session, open_session
 from orderpoc.trace import Trace, follow_one
 
 LOCAL_AWS_STOPPED = (
@@ -40,13 +41,13 @@ class InvalidResult:
 
 
 @contextmanager
-def _reach(settings: Settings) -> Iterator[tuple[app.Session, Endpoints]]:
-    with app.open_session(settings, lock=False, engine=False) as session:
+def _reach(settings: Settings) -> Iterator[tuple[Session, Endpoints]]:
+    with open_session(settings, lock=False, engine=False) as session:
         yield session, find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
 
 
 @contextmanager
-def _probe(settings: Settings) -> Iterator[tuple[app.Session, Endpoints, Subscription]]:
+def _probe(settings: Settings) -> Iterator[tuple[Session, Endpoints, Subscription]]:
     with (
         _reach(settings) as (session, endpoints),
         subscribed(session.ctx, settings.names, endpoints.topic_arn) as subscription,

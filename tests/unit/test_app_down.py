@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orderpoc import app
+from orderpoc import app, stack_session
 from orderpoc.aws import Clients
 from orderpoc.cli import main
 from orderpoc.engine_types import Plan
@@ -74,7 +74,7 @@ def test_declining_the_confirmation_deletes_nothing(monkeypatch, capsys, tmp_pat
 
 def test_only_a_remote_aws_gets_every_find_at_once(app_moto, tmp_path):
     _, settings = app_moto
-    with app.open_session(settings, lock=False) as session:
+    with stack_session.open_session(settings, lock=False) as session:
         assert session.clients.remote and session.engine(lambda e: None).finds_at_once
     local = dataclasses.replace(settings, target="local")
     assert not Clients(local).remote  # the local AWS answers in a millisecond: no extra threads

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from orderpoc import app, diagram_draw, diagram_order
+from orderpoc import diagram_draw, diagram_order
 from orderpoc.cli import main
 from orderpoc.cli.diagram_command import FORMATS
 from orderpoc.diagram import ENTRY, build_model
 from orderpoc.engine_types import Report
 from orderpoc.settings import Settings
+from orderpoc.stack_session import declared_specs
 
 DOCS_SVG = Path(__file__).resolve().parents[2] / "docs" / "stack.svg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -23,7 +24,7 @@ PATH = ["client", "api", "fn:intake", "queue", "esm:processor", "fn:processor", 
 
 @pytest.fixture
 def specs():
-    return app.declared_specs(Settings())
+    return declared_specs(Settings())
 
 
 def test_every_spec_is_a_node_and_every_dependency_an_edge(specs):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orderpoc import app, stack
 from orderpoc.resources.base import Change
+from orderpoc.state import State
 
 
 def planned(settings, **kwargs) -> dict[str, str]:
@@ -107,7 +108,7 @@ def test_removed_email_is_planned_as_delete_and_swept(app_moto):
     topic_arn = session.state.outputs("topic")["arn"]
     subs = session.clients("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert subs == []
-    state = app.State.load(settings.state_file)
+    state = State.load(settings.state_file)
     assert key not in state.resources and state.data["notify_emails"] == []
     assert set(planned(settings).values()) == {"unchanged"}
 
@@ -115,7 +116,7 @@ def test_removed_email_is_planned_as_delete_and_swept(app_moto):
 def test_several_addresses_and_a_legacy_email_entry_are_kept(app_moto):
     calls, settings = app_moto
     app.up(settings, lambda e: None, notify_emails=["a@example.com", "b@example.com"])
-    state = app.State.load(settings.state_file)
+    state = State.load(settings.state_file)
     # a state file from before the setting: one "email" entry and no recorded list
     state.data.pop("notify_emails")
     state.data["resources"]["email"] = state.data["resources"].pop(stack.email_key("a@example.com"))
@@ -143,7 +144,7 @@ def _record_extra_queue(session, settings, name: str) -> str:
     sqs = session.clients("sqs")
     url = sqs.create_queue(QueueName=name, tags={"orderpoc:stack": settings.stack})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    state = app.State.load(settings.state_file)
+    state = State.load(settings.state_file)
     state.record("old-queue", {"kind": "sqs_queue", "name": name, "outputs": {"url": url, "arn": arn, "name": name}})
     return url
 
@@ -164,7 +165,7 @@ def test_a_recorded_orphan_deleted_by_hand_is_forgotten_as_planned(app_moto):
     assert result.plan.counts["delete"] == 0 and result.plan.counts["forget"] == 2
     done = applied(settings, notify_emails=[])
     assert {k: done[k] for k in orphans} == orphans  # up reports what plan said
-    assert "old-queue" not in app.State.load(settings.state_file).resources
+    assert "old-queue" not in State.load(settings.state_file).resources
     assert set(planned(settings).values()) == {"unchanged"}
 
 

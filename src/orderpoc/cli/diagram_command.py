@@ -36,9 +36,10 @@ def diagram(settings: Settings, fmt: str, live: bool, out: Path | None) -> None:
     """
     from orderpoc import app, diagram_draw
     from orderpoc.diagram import build_model
+    from orderpoc.stack_session import declared_specs
 
     result = app.status(settings) if live else None
-    specs = app.declared_specs(settings)
+    specs = declared_specs(settings)
     model = build_model(specs, settings.stack, result.reports if result else None)
     picture = diagram_draw.render(model, fmt)
     if out:
