@@ -17,8 +17,6 @@ if TYPE_CHECKING:  # only for types: importing the engine would pull in boto3 fo
     from orderpoc.engine_types import Event, Plan, Step
     from orderpoc.resources.base import Change
 
-UNKNOWN_TEXT = "(known after up)"  # as orderpoc.resources.base.Unknown.TEXT, without importing boto3
-
 
 def value_text(value: Any, limit: int = 60) -> str:
     """A config value on one line: strings bare, the rest as compact JSON, long ones cut."""
