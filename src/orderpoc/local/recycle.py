@@ -186,10 +186,10 @@ class Recycler:
             if not self._gate.close(timeout=QUIESCE_SECONDS):
                 self.kept_because = "a request came in"
                 return False
-            held = self._held()  # again: a request may have made something since the first look
-            if held:
+            reason = _holding(self._held())  # again: a request may have made something meanwhile
+            if reason:
                 self._gate.reopen()
-                self.kept_because = f"it holds {', '.join(held[:3])}"
+                self.kept_because = reason
                 return False
             return True
 
@@ -201,5 +201,9 @@ class Recycler:
         grown = self._rss() - self._ready_mb
         if grown < self._growth_mb:
             return f"grown {grown:.0f} MB since ready, under {self._growth_mb:.0f}"
-        held = self._held()
-        return f"it holds {', '.join(held[:3])}" if held else ""
+        return _holding(self._held())
+
+
+def _holding(held: list[str]) -> str:
+    """Why a server holding these keeps its process ("" when it holds nothing)."""
+    return f"it holds {', '.join(held[:3])}" if held else ""

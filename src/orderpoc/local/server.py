@@ -81,19 +81,17 @@ def _reexec(args: argparse.Namespace, fd: int, identity: dict[str, Any]) -> None
     argv = [sys.executable, "-m", "orderpoc.local.server", "--port", str(args.port)]
     argv += ["--state-dir", str(args.state_dir), "--listen-fd", str(fd), "--boot-id", identity["boot_id"]]
     argv += ["--started-at", identity["started_at"], "--generation", str(identity["generation"] + 1)]
-    log.info("holding nothing and %.0f MB in use: starting afresh (generation %d)", _rss(), identity["generation"] + 1)
+    from orderpoc.local.recycle import rss_mb
+
+    log.info(
+        "holding nothing and %.0f MB in use: starting afresh (generation %d)", rss_mb(), identity["generation"] + 1
+    )
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:
         os.execv(sys.executable, argv)
     except OSError as exc:
         log.error("could not start afresh (%s): stopping; the next command starts a new server", exc)
-
-
-def _rss() -> float:
-    from orderpoc.local.recycle import rss_mb
-
-    return rss_mb()
 
 
 def _say_ready(fd: int | None) -> None:
