@@ -19,7 +19,6 @@ from orderpoc.settings import Names
 
 HOPS = ("accepted", "stored", "notified")
 # Which function to blame when a hop is missing.
-_WALL_MINUS_MONOTONIC = time.time() - time.monotonic()
 HOP_FUNCTION = {"accepted": "intake", "stored": "processor", "notified": "notifier"}
 
 
@@ -96,13 +95,16 @@ def follow_one(
     return trace
 
 
+_WALL_MINUS_MONOTONIC = time.time() - time.monotonic()  # receivedAt is wall time, `sent` monotonic
+
+
 def stored_after(item: dict[str, Any], sent: float, seen: float) -> float:
     """POST -> stored for an item first seen `seen` seconds after its POST (sent: monotonic).
 
     The table is polled (the load test: every TABLE_POLL_SECONDS), which alone adds up to a
-    poll's interval: the processor's receivedAt (written with the item) says when it was stored, to the
-    millisecond. It is another machine's clock on AWS, so it is believed only between the POST and
-    the poll that saw it."""
+    poll's interval: the processor's receivedAt (written with the item) says when it was stored,
+    to the millisecond. It is another machine's clock on AWS, so it is believed only between the
+    POST and the poll that saw it."""
     try:
         received = datetime.fromisoformat(item["receivedAt"]["S"].replace("Z", "+00:00")).timestamp()
     except (KeyError, TypeError, ValueError):
