@@ -73,13 +73,17 @@ class Clients:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = self.session.create_client(
-                    service, endpoint_url=self.endpoint_url, config=SINGLE_SHOT_CONFIG if single_shot else RETRY_CONFIG
+                client = self._clients[key] = self._new_client(
+                    service, SINGLE_SHOT_CONFIG if single_shot else RETRY_CONFIG
                 )
-                for event, handler in self._hooks:
-                    client.meta.events.register(event, handler)
-                self._clients[key] = client
             return client
+
+    def _new_client(self, service: str, config: Config) -> Any:
+        """A client with every hook registered so far (called under the lock)."""
+        client = self.session.create_client(service, endpoint_url=self.endpoint_url, config=config)
+        for event, handler in self._hooks:
+            client.meta.events.register(event, handler)
+        return client
 
     def _build(self, services: tuple[str, ...]) -> None:
         for service in services:
@@ -107,9 +111,7 @@ class Clients:
         that stalled every find waiting to send."""
         # A dedicated client that gives up fast: this call is the reachability check too.
         with self._lock:
-            sts = self.session.create_client("sts", endpoint_url=self.endpoint_url, config=IDENTITY_CONFIG)
-            for event, handler in self._hooks:
-                sts.meta.events.register(event, handler)
+            sts = self._new_client("sts", IDENTITY_CONFIG)
         if meanwhile:
             threading.Thread(target=self._build, args=(tuple(meanwhile),), name="clients", daemon=True).start()
         try:
