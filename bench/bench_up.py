@@ -6,6 +6,8 @@ measured in the same run so the ratio survives a noisy machine.
 
 --latency-ms adds that much to every API call (a before-send hook), to model the round trip to a
 real AWS region: the embedded AWS answers in about a millisecond, which hides what parallelism buys.
+--free-identity leaves the identity call (sts:GetCallerIdentity) out of it: the most that
+overlapping that call with the plan's finds could take off a fresh up.
 
 It also reports the parallel up against its dependency graph's critical path: each resource weighs
 what its own apply took in that run (the engine's start -> done event), and the path is the
@@ -46,22 +48,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-ms", default="0,50")
+    parser.add_argument("--free-identity", action="store_true", help="no added latency on the identity call")
     args = parser.parse_args()
     for latency in [float(ms) / 1000 for ms in args.latency_ms.split(",")]:
-        measure(args.runs, latency)
+        measure(args.runs, latency, args.free_identity)
 
 
 _ORIGINAL_INIT = Clients.__init__
 
 
-def with_latency(latency: float) -> None:
+def is_identity_call(request) -> bool:
+    return request is not None and "Action=GetCallerIdentity" in str(request.body or "")
+
+
+def with_latency(latency: float, free_identity: bool = False) -> None:
     original = _ORIGINAL_INIT
+
+    def wait(request=None, **_) -> None:
+        if not (free_identity and is_identity_call(request)):
+            time.sleep(latency)
 
     def init(self, settings):  # every client the app builds waits `latency` before each request
         original(self, settings)
         if latency:  # the emulator stands for a remote AWS: the engine plans as it would for one
             self.remote = True
-            self.on("before-send", lambda **_: time.sleep(latency))
+            self.on("before-send", wait)
 
     Clients.__init__ = init  # type: ignore[method-assign]
 
@@ -93,8 +104,8 @@ def timed_up(settings: Settings, workers: int) -> tuple[float, float, list[str]]
     return wall, path_seconds, path
 
 
-def measure(runs: int, latency: float) -> None:
-    with_latency(latency)
+def measure(runs: int, latency: float, free_identity: bool = False) -> None:
+    with_latency(latency, free_identity)
     state_dir = Path(tempfile.mkdtemp(prefix="orderpoc-bench-"))
     port = free_port()
     lifecycle.start(state_dir, port)
@@ -117,7 +128,8 @@ def measure(runs: int, latency: float) -> None:
     finally:
         lifecycle.stop(state_dir, port)
     baseline = statistics.median(results["serial up (1 worker)"])
-    print(f"\n+{latency * 1000:.0f} ms per API call; median of {runs} runs each")
+    free = " (none on the identity call)" if free_identity and latency else ""
+    print(f"\n+{latency * 1000:.0f} ms per API call{free}; median of {runs} runs each")
     print(f"{'case':<26}{'median s':>10}{'vs serial':>11}")
     for label, values in results.items():
         median = statistics.median(values)
