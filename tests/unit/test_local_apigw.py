@@ -225,3 +225,18 @@ def test_a_models_validator_is_built_once_and_answers_for_each_body() -> None:
     assert apigw_proxy.body_errors(schema, b'{"a": 19.999}') == ["19.999 is not a multiple of 0.01 (at /a)"]
     assert apigw_proxy.body_errors(schema, b"{}") == ["'a' is a required property"]
     assert apigw_proxy._validator_for.cache_info().hits == hits + 2
+
+
+def test_a_hostile_body_gets_a_short_400_reason_never_a_500() -> None:
+    from orderpoc.local import apigw_proxy
+
+    schema = '{"type": "object", "properties": {"a": {"maxLength": 5}}, "additionalProperties": false}'
+    nested = b'{"b": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert apigw_proxy.body_errors(schema, nested) == ["Invalid JSON: nested too deeply"]
+    [too_long] = apigw_proxy.body_errors(schema, b'{"a": "' + b"x" * 10_000_000 + b'"}')
+    assert too_long.endswith("\u2026 (at /a)") and len(too_long) < 250  # the value is not echoed whole
+    [digits] = apigw_proxy.body_errors(schema, b'{"a": ' + b"9" * 5000 + b"}")
+    assert digits.startswith("Invalid JSON: Exceeds the limit") and "sys." not in digits
+    many = b'{"a": [' + b",".join(b"%d" % n for n in range(100)) + b"]}"
+    array = '{"properties": {"a": {"items": {"type": "string"}}}}'
+    assert len(apigw_proxy.body_errors(array, many)) == apigw_proxy.MAX_ERRORS

@@ -17,6 +17,9 @@ from werkzeug.wrappers import Request, Response
 
 from orderpoc.local.httpserver import RAW_HEADERS
 
+MAX_MESSAGE = 200  # characters of one validation error in a 400's message
+MAX_ERRORS = 20  # validation errors listed in one 400
+
 
 class Invalid(Exception):
     """A request validator rejected the request: (gateway response type, message, detail)."""
@@ -64,10 +67,12 @@ def body_errors(schema: str, body: bytes) -> list[str]:
     0.01, which as floats it is not."""
     try:
         document = json.loads(body, parse_float=Decimal, parse_constant=_not_json)
-    except ValueError as exc:
-        return [f"Invalid JSON: {exc}"]
-    validator = _validator_for(schema)
-    return [_describe(e) for e in sorted(validator.iter_errors(document), key=lambda e: list(e.path))]
+        errors = sorted(_validator_for(schema).iter_errors(document), key=lambda e: list(e.path))
+    except RecursionError:  # a client's [[[[...]]]] must get its 400, not the gateway's 500
+        return ["Invalid JSON: nested too deeply"]
+    except ValueError as exc:  # also an integer of more digits than Python converts
+        return [f"Invalid JSON: {_capped(str(exc).split('; use sys.')[0])}"]
+    return [_describe(e) for e in errors[:MAX_ERRORS]]
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,8 +104,13 @@ _DecimalValidator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"m
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
-    where = "/" + "/".join(str(p) for p in error.path)
-    return f"{error.message} (at {where})" if error.path else error.message
+    where = _capped("/" + "/".join(str(p) for p in error.path))
+    return f"{_capped(error.message)} (at {where})" if error.path else _capped(error.message)
+
+
+def _capped(text: str) -> str:
+    """A message quotes the offending value: a 10 MB string must not come back whole."""
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "\u2026"
 
 
 def _multi(pairs: list[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
