@@ -40,14 +40,18 @@ def test_connections_at_once_get_a_thread_each_and_idle_threads_end() -> None:
         running.release()
         release.wait(5)
 
-    threads = ConnectionThreads(serve, idle_seconds=0.1)
+    threads = ConnectionThreads(serve, idle_seconds=0.1, name="idle-test")
+
+    def alive() -> int:  # this pool's threads only: other tests' servers keep theirs a while
+        return sum(t.name.startswith("idle-test-") for t in threading.enumerate())
+
     for n in range(3):
         threads.submit(n, None)
     for _ in range(3):
         assert running.acquire(timeout=5), "a connection waited for another's thread"
     assert threads.started == 3
     release.set()
-    wait_for(lambda: threads.idle() == 0 and threading.active_count() < 10, what="idle threads to end")
+    wait_for(lambda: threads.idle() == 0 and alive() == 0, what="idle threads to end")
     time.sleep(0.3)
     assert threads.idle() == 0
     threads.submit(9, None)  # after they ended, a new one is started

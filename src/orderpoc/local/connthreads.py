@@ -25,6 +25,7 @@ class ConnectionThreads:
         self._queue: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0  # waiting threads no connection has been handed to yet
+        self._live = 0  # threads running now, serving or waiting
         self.started = 0  # threads started so far (for tests and curiosity)
 
     def submit(self, request: Any, address: Any) -> None:
@@ -35,6 +36,7 @@ class ConnectionThreads:
                 self._idle -= 1
             else:
                 self.started += 1
+                self._live += 1
         self._queue.put((request, address))
         if not claimed:
             threading.Thread(target=self._run, name=f"{self._name}-{self.started}", daemon=True).start()
@@ -42,6 +44,11 @@ class ConnectionThreads:
     def idle(self) -> int:
         with self._lock:
             return self._idle
+
+    def busy(self) -> int:
+        """Connections being served now."""
+        with self._lock:
+            return self._live - self._idle
 
     def _run(self) -> None:
         while True:
@@ -51,6 +58,7 @@ class ConnectionThreads:
                 with self._lock:
                     if self._idle > 0:  # nobody counted on this thread: end it
                         self._idle -= 1
+                        self._live -= 1
                         return
                 continue  # every waiting thread is claimed: a connection is on its way
             self._serve(request, address)

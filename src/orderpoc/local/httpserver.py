@@ -15,11 +15,13 @@ environ under RAW_HEADERS (API Gateway's proxy event reports headers as sent).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
 import socketserver
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -32,6 +34,14 @@ log = logging.getLogger("orderpoc.local.http")
 RAW_HEADERS = "orderpoc.raw_headers"  # environ key: [(name as sent, value), ...]
 MAX_LINE = 65536
 MAX_HEADERS = 200
+# A connection that sends nothing, or a request that trickles in, must not hold a thread for good
+# (any local process can open hundreds): kept-alive connections idle this long are closed, as AWS
+# closes them, and a request must be read whole within REQUEST_SECONDS of its first line.
+IDLE_SECONDS = 60.0
+REQUEST_SECONDS = 30.0
+MAX_CONNECTIONS = 512  # served at once; beyond, a new connection gets a 503 and is closed
+READ_CHUNK = 1024 * 1024
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _REASONS = {
@@ -39,6 +49,7 @@ _REASONS = {
     413: "Payload Too Large",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -55,6 +66,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._deadline = 0.0  # by when the request being read must be whole (_in_time)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle(self) -> None:
@@ -66,11 +78,13 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _one_request(self) -> bool:
         """Serve one request; False when the connection should close."""
+        self.connection.settimeout(IDLE_SECONDS)
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
             return False
         if line in (b"\r\n", b"\n"):  # tolerated between requests
             return True
+        self._deadline = time.monotonic() + REQUEST_SECONDS
         try:
             method, target, version = line.decode("latin-1").rstrip("\r\n").split(" ")
             if not version.startswith("HTTP/1."):
@@ -84,14 +98,40 @@ class _Handler(socketserver.StreamRequestHandler):
             self._send_error(400, "malformed request line")
             return False
         keep_alive = _keep_alive(version, environ.get("HTTP_CONNECTION", ""))
+        # The app may take long (a long poll) without touching the socket; a client that does not
+        # read its answer is given up on.
+        self.connection.settimeout(REQUEST_SECONDS)
         with self.server.gate:  # from here to the answer's last byte, no restart in place
             self._respond(environ, method == "HEAD", keep_alive)
         return keep_alive
 
+    def _readline(self) -> bytes:
+        self._in_time()
+        return self.rfile.readline(MAX_LINE + 1)
+
+    def _read(self, size: int) -> bytes:
+        """size bytes of the body (fewer when the client went away), read before the deadline."""
+        parts: list[bytes] = []
+        while size > 0:
+            self._in_time()
+            part = self.rfile.read(min(size, READ_CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+
+    def _in_time(self) -> None:
+        """Each read may wait only for what is left of the request's time (TimeoutError: closed)."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request not read in time")
+        self.connection.settimeout(left)
+
     def _headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = []
         while True:
-            line = self.rfile.readline(MAX_LINE + 1)
+            line = self._readline()
             if len(line) > MAX_LINE:
                 raise BadRequest(431, "header line too long")
             if line in (b"\r\n", b"\n", b""):
@@ -138,41 +178,53 @@ class _Handler(socketserver.StreamRequestHandler):
         return environ
 
     def _body(self, environ: dict[str, Any]) -> bytes:
-        if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = self._chunked()
-            environ["CONTENT_LENGTH"] = str(len(body))
-            return body
+        limit = self.server.body_limit(environ["PATH_INFO"])
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            length = 0 if chunked else int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise BadRequest(400, "bad Content-Length") from None
-        if length < 0 or length > self.server.max_body:
-            raise BadRequest(413, "body too large")
-        body = self.rfile.read(length) if length else b""
+        if length < 0:
+            raise BadRequest(400, "bad Content-Length")
+        if length > limit:  # before 100 Continue: the client need not send it
+            raise BadRequest(413, f"body too large: at most {limit} bytes")
+        if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if chunked:
+            body = self._chunked(limit)
+            # As read: the app must take the body by its length (werkzeug reads no body of a
+            # request that still says chunked).
+            del environ["HTTP_TRANSFER_ENCODING"]
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return body
+        body = self._read(length) if length else b""
         if len(body) < length:
             raise ConnectionError("body cut short")
         return body
 
-    def _chunked(self) -> bytes:
+    def _chunked(self, limit: int) -> bytes:
         parts: list[bytes] = []
         total = 0
         while True:
-            size_line = self.rfile.readline(MAX_LINE + 1)
+            size_line = self._readline()
             try:
                 size = int(size_line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise BadRequest(400, "bad chunk size") from None
+            if size < 0:
+                raise BadRequest(400, "bad chunk size")
             if size == 0:
-                while self.rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+                while self._readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers: ignored
                 return b"".join(parts)
             total += size
-            if total > self.server.max_body:
-                raise BadRequest(413, "body too large")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(MAX_LINE + 1)  # the CRLF after the chunk
+            if total > limit:
+                raise BadRequest(413, f"body too large: at most {limit} bytes")
+            chunk = self._read(size)
+            if len(chunk) < size:
+                raise ConnectionError("body cut short")
+            parts.append(chunk)
+            self._readline()  # the CRLF after the chunk
 
     def _respond(self, environ: dict[str, Any], head: bool, keep_alive: bool) -> None:
         started: list[Any] = []
@@ -217,6 +269,7 @@ class _Handler(socketserver.StreamRequestHandler):
         )
 
 
+_TOO_MANY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 16\r\nConnection: close\r\n\r\ntoo many clients"
 _HOP_BY_HOP = {"content-length", "connection", "keep-alive", "transfer-encoding"}
 
 
@@ -234,10 +287,15 @@ class Server(socketserver.TCPServer):
     request_queue_size = 128  # bursts of new connections (API clients without keep-alive)
 
     def __init__(
-        self, host: str, port: int, max_body: int = 64 * 1024 * 1024, *, inherited_fd: int | None = None
+        self,
+        host: str,
+        port: int,
+        body_limit: Callable[[str], int] = lambda path: DEFAULT_MAX_BODY,
+        *,
+        inherited_fd: int | None = None,
     ) -> None:
         self.app: WsgiApp = _not_ready
-        self.max_body = max_body
+        self.body_limit = body_limit  # the largest body a request to this path may send
         self.threads = ConnectionThreads(self._serve_connection)
         self.gate = RequestGate()
         super().__init__((host, port), _Handler, bind_and_activate=inherited_fd is None)
@@ -252,6 +310,12 @@ class Server(socketserver.TCPServer):
         return socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=fd), address
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        if self.threads.busy() >= MAX_CONNECTIONS:
+            request.setblocking(False)  # the accept loop must never wait on one client
+            with contextlib.suppress(OSError):
+                request.send(_TOO_MANY)
+            self.shutdown_request(request)
+            return
         self.threads.submit(request, client_address)
 
     def _serve_connection(self, request: Any, client_address: Any) -> None:
@@ -275,7 +339,13 @@ def _not_ready(environ: dict[str, Any], start_response: Callable[..., Any]) -> I
     raise RuntimeError("no app yet: Server.serve(app) installs it")  # unreachable: nothing is accepted before
 
 
-def make_server(host: str, port: int, *, inherited_fd: int | None = None) -> Server:
+def make_server(
+    host: str,
+    port: int,
+    *,
+    inherited_fd: int | None = None,
+    body_limit: Callable[[str], int] = lambda path: DEFAULT_MAX_BODY,
+) -> Server:
     """Bound and listening (OSError when the port is taken), or listening on inherited_fd, which
     the replaced process left open; serve(app) to answer."""
-    return Server(host, port, inherited_fd=inherited_fd)
+    return Server(host, port, body_limit, inherited_fd=inherited_fd)

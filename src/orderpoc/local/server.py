@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orderpoc.local.httpserver import DEFAULT_MAX_BODY  # standard library only, as is perimeter
+from orderpoc.local.perimeter import is_invoke_url
+
 HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 3
 MAX_WORKERS_ENV = "ORDERPOC_LOCAL_MAX_WORKERS"
@@ -27,6 +30,7 @@ RECYCLE_ENV = "ORDERPOC_LOCAL_RECYCLE_MB"  # growth in MB before an empty, idle 
 # Over the RSS at ready: `up` and `down` alone add ~20 MB (moto's IAM policies, models); a load run
 # and `down` 40-60 MB, which the restart gives back (recycle.py).
 RECYCLE_GROWTH_MB = 32.0
+API_MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload quota (413 beyond)
 
 log = logging.getLogger("orderpoc.local.server")
 
@@ -94,6 +98,11 @@ def _reexec(args: argparse.Namespace, fd: int, identity: dict[str, Any]) -> None
         log.error("could not start afresh (%s): stopping; the next command starts a new server", exc)
 
 
+def body_limit(path: str) -> int:
+    """API Gateway takes payloads up to 10 MB; AWS API calls (a function's zip, base64 in JSON) more."""
+    return API_MAX_BODY if is_invoke_url(path) else DEFAULT_MAX_BODY
+
+
 def _say_ready(fd: int | None) -> None:
     """Tell the starting command we answer (it stops waiting); it may be gone already."""
     if fd is not None:
@@ -149,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     endpoint = f"http://{HOST}:{args.port}"
     try:
-        httpd = make_server(HOST, args.port, inherited_fd=args.listen_fd)
+        httpd = make_server(HOST, args.port, inherited_fd=args.listen_fd, body_limit=body_limit)
     except OSError as exc:
         print(f"orderpoc-local: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr, flush=True)
         return EXIT_PORT_IN_USE
