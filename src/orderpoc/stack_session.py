@@ -135,7 +135,13 @@ def open_session(
     store = store_for(settings, clients)
     with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():
         state = State.load(store)
-        state.check_identity(account=account, region=settings.region, endpoint=clients.endpoint_url)
+        state.check_identity(
+            stack=settings.stack,
+            target=settings.target,
+            account=account,
+            region=settings.region,
+            endpoint=clients.endpoint_url,
+        )
         _migrate_email_key(state)
         session = Session(settings, clients, ctx, state, boot_id=boot_id)
         recorded_boot = state.data.get("local_boot_id")

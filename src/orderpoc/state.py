@@ -97,8 +97,18 @@ class State:
         return entry.get("outputs") if entry else None
 
     # -- identity ----------------------------------------------------------------------------
-    def check_identity(self, *, account: str, region: str, endpoint: str | None) -> None:
-        """Refuse to act on another account/region/endpoint than the one this state belongs to."""
+    def check_identity(
+        self, *, stack: str, target: str, account: str, region: str, endpoint: str | None
+    ) -> None:
+        """Refuse to act on another stack, target, account, region or endpoint than this state's."""
+        for key, value in (("stack", stack), ("target", target)):
+            # a state file copied or renamed onto another stack's: acting on it would delete the
+            # resources of the stack it records (down deletes what the state records)
+            if self.data.get(key) not in (None, value):
+                raise UserError(
+                    f"state {self.url} is the state of {key} {self.data[key]!r}, not {value!r}: it was "
+                    "copied or renamed; put it back under its own name, or use another --state-dir / --state-url"
+                )
         recorded = {k: self.data.get(k) for k in ("account", "region", "endpoint")}
         if recorded["account"] is None:
             return

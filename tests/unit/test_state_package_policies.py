@@ -25,14 +25,20 @@ def test_state_write_is_atomic_private_and_reloadable(tmp_path):
     assert State.load(path).outputs("queue") == {"arn": "x"}
 
 
-def test_state_refuses_another_account_or_endpoint(tmp_path):
+def test_state_refuses_another_stack_target_account_or_endpoint(tmp_path):
     state = State(tmp_path / "s.json")
-    state.set_identity(account="111111111111", region="us-east-1", endpoint=None)
-    state.check_identity(account="111111111111", region="us-east-1", endpoint=None)
+    state.set_identity(stack="qa3", target="local", account="111111111111", region="us-east-1", endpoint=None)
+    mine = {"stack": "qa3", "target": "local", "account": "111111111111", "region": "us-east-1", "endpoint": None}
+    state.check_identity(**mine)
     with pytest.raises(UserError, match="account '111111111111'"):
-        state.check_identity(account="222222222222", region="us-east-1", endpoint=None)
+        state.check_identity(**{**mine, "account": "222222222222"})
     with pytest.raises(UserError, match="endpoint"):
-        state.check_identity(account="111111111111", region="us-east-1", endpoint="http://127.0.0.1:4566")
+        state.check_identity(**{**mine, "endpoint": "http://127.0.0.1:4566"})
+    # a file copied onto another stack's name: its down would delete qa3's resources
+    with pytest.raises(UserError, match="state of stack 'qa3', not 'qa2': it was copied or renamed"):
+        state.check_identity(**{**mine, "stack": "qa2"})
+    with pytest.raises(UserError, match="state of target 'local', not 'aws'"):
+        state.check_identity(**{**mine, "target": "aws"})
 
 
 def test_corrupt_state_is_a_user_error(tmp_path):
