@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -90,8 +91,14 @@ class Emulator:
         timeout: int = 3,
         env: dict[str, str] | None = None,
         handler: str = "app.handler",
+        log_group: bool = True,
     ) -> str:
-        """Create a Python function from one module's source; returns its ARN."""
+        """Create a Python function from one module's source (and, as `up` does, its log group);
+        returns its ARN."""
+        if log_group:
+            logs = self.client("logs")
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
         return self.client("lambda").create_function(
             FunctionName=name,
             Runtime="python3.11",

@@ -68,6 +68,19 @@ def test_prints_and_logging_land_in_the_log_group_with_lambda_lines(emulator: Em
     assert body["stream"].split("/")[3].startswith("[$LATEST]")
 
 
+def test_a_deleted_log_group_is_not_made_again_by_an_invocation(emulator: Emulator) -> None:
+    # as on AWS, where the stack's roles may not create log groups: an invocation still running
+    # while `down` deletes the group must not bring it back
+    emulator.function("nogroup", ECHO)
+    emulator.invoke("nogroup")
+    logs = emulator.client("logs")
+    assert wait_for(lambda: emulator.log_messages("nogroup"), what="the first invocation's lines")
+    logs.delete_log_group(logGroupName="/aws/lambda/nogroup")
+    response, _ = emulator.invoke("nogroup", LogType="Tail")
+    assert "START RequestId" in base64.b64decode(response["LogResult"]).decode()  # its lines were written
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/nogroup")["logGroups"] == []
+
+
 def test_code_update_replaces_the_worker(emulator: Emulator) -> None:
     emulator.function("upd", ECHO)
     _, before = emulator.invoke("upd")

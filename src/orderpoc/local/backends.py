@@ -215,10 +215,13 @@ def send_to_destination(arn: str, message: str) -> None:
 
 
 def put_log_events(account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
-    """Append events, creating the group and stream on first use as the Lambda service does."""
+    """Append events, creating the stream on first use as the Lambda service does. A missing group
+    is not made: the stack's roles may not create one (up creates it, with its retention), so AWS
+    drops those lines. An invocation still running while `down` deletes its group must not bring
+    the group back."""
     backend = logs_backends[account][region]
     if group not in backend.groups:
-        backend.create_log_group(group, {})
+        return
     if stream not in backend.groups[group].streams:
         backend.create_log_stream(group, stream)
     backend.put_log_events(group, stream, events)
