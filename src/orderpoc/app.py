@@ -204,7 +204,7 @@ class StatusResult:
 
 
 def status(settings: Settings) -> StatusResult:
-    with open_session(settings, lock=False) as session:
+    with open_session(settings, lock=False, start_local=False) as session:
         reports = session.engine(lambda event: None).inspect()
         outputs = {r.key: (r.outputs if r.state in {"ok", "drifted"} else None) for r in reports}
         extras = {"invoke_url": session.invoke_url(outputs) or ""}
@@ -223,7 +223,7 @@ def read_outputs(settings: Settings, *, show_key: bool = False) -> StackOutputs:
     """The URLs, key id (value only with show_key), names and ARNs a caller of the stack needs."""
     from orderpoc import outputs
 
-    with open_session(settings, lock=False, engine=False) as session:
+    with open_session(settings, lock=False, start_local=False, engine=False) as session:
         endpoint = session.clients.endpoint_url
         return outputs.read(session.ctx, settings.names, settings.target, endpoint, show_key=show_key)
 
@@ -232,7 +232,7 @@ def read_logs(settings: Settings, query: Query, start_ms: int) -> tuple[Fetched,
     """The chosen functions' lines since start_ms, and why there are none when there are none."""
     from orderpoc import logs
 
-    with open_session(settings, lock=False, engine=False) as session:
+    with open_session(settings, lock=False, start_local=False, engine=False) as session:
         fetched = logs.fetch(session.ctx, settings.names, query, start_ms)
         empty = None if fetched.lines else logs.why_empty(session.ctx, settings.names, query)
         return fetched, empty
@@ -242,7 +242,7 @@ def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Calla
     """Lines since start_ms, then new ones as they come, until Ctrl-C (KeyboardInterrupt)."""
     from orderpoc import interrupts, logs
 
-    with open_session(settings, lock=False, engine=False) as session:
+    with open_session(settings, lock=False, start_local=False, engine=False) as session:
         logs.follow(session.ctx, settings.names, query, start_ms, on_lines, sleep=interrupts.sleep)
 
 

@@ -42,7 +42,7 @@ class InvalidResult:
 
 @contextmanager
 def _reach(settings: Settings) -> Iterator[tuple[Session, Endpoints]]:
-    with open_session(settings, lock=False, engine=False) as session:
+    with open_session(settings, lock=False, engine=False, start_local=False) as session:
         yield session, find_endpoints(session.ctx, settings.names, session.clients.endpoint_url, stack.STAGE)
 
 

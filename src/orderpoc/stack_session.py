@@ -16,6 +16,7 @@ from orderpoc import package, stack, tag_sweep
 from orderpoc.aws import Clients
 from orderpoc.engine import Engine
 from orderpoc.engine_types import Event, Spec
+from orderpoc.errors import UserError
 from orderpoc.resources.apigateway_stage import invoke_url
 from orderpoc.resources.base import Context, Outputs
 from orderpoc.settings import Settings
@@ -117,37 +118,48 @@ def declared_specs(settings: Settings, notify_emails: Sequence[str] = ()) -> lis
 
 @contextmanager
 def open_session(
-    settings: Settings, *, lock: bool = True, operation: str = "", engine: bool = True
+    settings: Settings, *, lock: bool = True, operation: str = "", engine: bool = True, start_local: bool = True
 ) -> Iterator[Session]:
     """Resolve the endpoint and account, load the state, refuse a mismatched identity, hold the lock.
     engine: the session walks the stack, so (where a round trip is long) its clients are built
-    while the identity call waits."""
+    while the identity call waits. start_local: the command may start the embedded AWS; a command
+    that only reads what is deployed refuses instead (a server not running holds nothing)."""
     from orderpoc.state_s3 import store_for  # deferred: only an s3:// state URL needs it
 
-    boot_id = None
-    if settings.target == "local":
-        from orderpoc.local import lifecycle  # deferred: only the local target needs the emulator
-
-        boot_id = lifecycle.ensure_running(settings.state_dir, settings.local_port).boot_id
     clients = Clients(settings)
+    if not settings.state_url:  # a mismatched state file is refused before the emulator starts
+        _check_identity(State.load(store_for(settings)), settings, None, clients.endpoint_url)
+    boot_id = _local_boot_id(settings, start_local) if settings.target == "local" else None
     account = clients.account_id(meanwhile=stack.SERVICES if engine and clients.remote else ())
     ctx = Context(clients, account, settings.region, settings.stack, settings.tags)
     store = store_for(settings, clients)
     with store.lock(operation, timeout=settings.lock_timeout) if lock else nullcontext():
         state = State.load(store)
-        state.check_identity(
-            stack=settings.stack,
-            target=settings.target,
-            account=account,
-            region=settings.region,
-            endpoint=clients.endpoint_url,
-        )
+        _check_identity(state, settings, account, clients.endpoint_url)
         _migrate_email_key(state)
         session = Session(settings, clients, ctx, state, boot_id=boot_id)
         recorded_boot = state.data.get("local_boot_id")
         if boot_id and recorded_boot and recorded_boot != boot_id and state.resources:
             session.notices.append(NOTICE_RESTARTED)
         yield session
+
+
+def _check_identity(state: State, settings: Settings, account: str | None, endpoint: str | None) -> None:
+    state.check_identity(
+        stack=settings.stack, target=settings.target, account=account, region=settings.region, endpoint=endpoint
+    )
+
+
+def _local_boot_id(settings: Settings, start: bool) -> str | None:
+    """The running embedded AWS's boot id, started first if allowed."""
+    from orderpoc.local import lifecycle  # deferred: only the local target needs the emulator
+
+    if not start and not lifecycle.may_be_running(settings.state_dir, settings.local_port):
+        raise UserError(
+            f"the local AWS is not running (port {settings.local_port}), and it keeps resources in "
+            f"memory only: nothing of stack {settings.stack} is deployed; `orderpoc up` starts it and deploys it"
+        )
+    return lifecycle.ensure_running(settings.state_dir, settings.local_port).boot_id
 
 
 def _migrate_email_key(state: State) -> None:

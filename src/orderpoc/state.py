@@ -98,9 +98,10 @@ class State:
 
     # -- identity ----------------------------------------------------------------------------
     def check_identity(
-        self, *, stack: str, target: str, account: str, region: str, endpoint: str | None
+        self, *, stack: str, target: str, account: str | None, region: str, endpoint: str | None
     ) -> None:
-        """Refuse to act on another stack, target, account, region or endpoint than this state's."""
+        """Refuse to act on another stack, target, account, region or endpoint than this state's
+        (account None: not known yet, the rest checked)."""
         for key, value in (("stack", stack), ("target", target)):
             # a state file copied or renamed onto another stack's: acting on it would delete the
             # resources of the stack it records (down deletes what the state records)
@@ -112,12 +113,14 @@ class State:
         recorded = {k: self.data.get(k) for k in ("account", "region", "endpoint")}
         if recorded["account"] is None:
             return
-        current = {"account": account, "region": region, "endpoint": endpoint}
-        for key, value in current.items():
-            if recorded[key] != value:
+        current: dict[str, str | None] = {"account": account, "region": region, "endpoint": endpoint}
+        for name, now in current.items():
+            if now is None and name == "account":
+                continue
+            if recorded[name] != now:
                 raise UserError(
-                    f"state {self.url} belongs to {key} {recorded[key]!r} but this command "
-                    f"would act on {value!r}; use the matching credentials/--region/--endpoint-url, "
+                    f"state {self.url} belongs to {name} {recorded[name]!r} but this command "
+                    f"would act on {now!r}; use the matching credentials/--region/--endpoint-url, "
                     "or another --state-dir / --state-url"
                 )
 

@@ -51,3 +51,23 @@ def test_a_port_held_by_another_program_is_one_line_and_exit_2(own_cli):
                 f"error: port {own_cli.env['ORDERPOC_LOCAL_PORT']} is in use by another program; "
                 "set ORDERPOC_LOCAL_PORT to a free port"
             ]
+
+
+def test_a_command_that_only_reads_or_is_refused_starts_no_local_aws(own_cli):
+    """Nothing runs after them: a read finds nothing deployed, a mismatched state is refused first."""
+    from orderpoc.state import State
+
+    for args in (["outputs"], ["status"], ["logs"], ["send-test-order"]):
+        result = own_cli.run(*args, check=False)
+        assert result.returncode == 2, result.stderr
+        assert "the local AWS is not running" in result.stderr and "Traceback" not in result.stderr
+    state_file = own_cli.cwd / "state" / "solo.local.json"
+    identity = {"target": "local", "account": "123456789012", "region": "us-east-1"}
+    State(state_file).set_identity(stack="solo", endpoint="http://127.0.0.1:9", **identity)
+    refused = own_cli.run("up", check=False)
+    assert refused.returncode == 2 and "belongs to endpoint 'http://127.0.0.1:9'" in refused.stderr
+    # another stack's state under this stack's name (copied): down would delete that stack's resources
+    State.load(state_file).set_identity(stack="other", endpoint=own_cli.endpoint)
+    refused = own_cli.run("down", "--yes", check=False)
+    assert refused.returncode == 2 and "is the state of stack 'other', not 'solo'" in refused.stderr
+    assert json.loads(own_cli.run("local", "status", "--json", check=False).stdout)["running"] is False

@@ -209,6 +209,11 @@ def _await_health(state_dir: Path, port: int, pid: int, wait: float, *, started:
     )
 
 
+def may_be_running(state_dir: Path, port: int) -> bool:
+    """Ours runs, or something holds the port (ensure_running adopts ours or refuses another)."""
+    return running_pid(state_dir, port) is not None or not _port_free(port)
+
+
 def ensure_running(state_dir: Path, port: int) -> LocalStatus:
     return start(state_dir, port)
 
