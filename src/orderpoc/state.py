@@ -191,6 +191,9 @@ def validate_shape(data: dict[str, Any], url: str) -> None:
     for key in _IDENTITY:
         if not isinstance(data.get(key), str | None):
             raise wrong(f"{key} is not a string")
+    emails = data.get("notify_emails")  # "a@b.c" would subscribe a, @, b, . and c
+    if emails is not None and not (isinstance(emails, list) and all(isinstance(e, str) for e in emails)):
+        raise wrong("notify_emails is not a list of addresses")
 
 
 @contextmanager

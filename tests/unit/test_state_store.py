@@ -46,6 +46,8 @@ def test_unchanged_identity_writes_nothing(tmp_path):
         ({"schema": 1, "resources": {"queue": {"outputs": [1]}}}, "outputs of resource 'queue'"),
         ({"schema": 1, "resources": {}, "serial": "7"}, "serial '7'"),
         ({"schema": 1, "resources": {}, "account": 12}, "account is not a string"),
+        ({"schema": 1, "resources": {}, "notify_emails": "a@b.c"}, "notify_emails is not a list of addresses"),
+        ({"schema": 1, "resources": {}, "notify_emails": [1]}, "notify_emails is not a list of addresses"),
     ],
 )
 def test_valid_json_of_the_wrong_shape_is_a_user_error(tmp_path, document, message):
