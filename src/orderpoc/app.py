@@ -44,6 +44,7 @@ class PreparedUp:
     engine: Engine
     plan: Plan
     notify_emails: list[str]
+    emails_known: bool  # else the list is not recorded (Session.emails_known)
     started: float
 
     @property
@@ -62,7 +63,7 @@ class PreparedUp:
             region=settings.region,
             endpoint=session.clients.endpoint_url,
             local_boot_id=session.boot_id,
-            **{NOTIFY_EMAILS: self.notify_emails},
+            **({NOTIFY_EMAILS: self.notify_emails} if self.emails_known else {}),
         )
         outputs = self.engine.apply(self.plan)
         result = UpResult(outputs, session.invoke_url(outputs), time.monotonic() - self.started, actions)
@@ -80,8 +81,9 @@ def prepare_up(
     packages = package.for_settings(settings)  # before any call: a bad requirement or size fails first
     with open_session(settings, operation="up") as session:
         emails = session.notify_emails(notify_emails)
-        engine = session.engine(lambda event: None, emails, max_workers, packages)
-        yield PreparedUp(session, engine, engine.plan(), emails, started)
+        engine = session.engine(lambda event: None, notify_emails, max_workers, packages)
+        known = session.emails_known(notify_emails)
+        yield PreparedUp(session, engine, engine.plan(), emails, known, started)
 
 
 def up(

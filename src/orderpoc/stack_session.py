@@ -48,6 +48,8 @@ class Session:
     ) -> Engine:
         """The engine over the declared stack; email subscriptions as given, else as recorded."""
         specs = build_specs(self.settings, self.ctx, self.notify_emails(notify_emails), packages)
+        # the topic's email subscriptions are the stack's once its email list is known
+        email_topic = self.ctx.arn("sns", self.settings.names.topic) if self.emails_known(notify_emails) else None
         return Engine(
             specs,
             self.ctx,
@@ -55,8 +57,19 @@ class Session:
             on_event,
             max_workers=max_workers,
             kinds=stack.KINDS,
-            search_tagged=lambda: tag_sweep.search(self.ctx),
+            search_tagged=lambda: tag_sweep.search(self.ctx, email_topic),
             finds_at_once=self.clients.remote,
+        )
+
+    def emails_known(self, requested: Sequence[str] | None) -> bool:
+        """Whether the stack's email list is known: given, declared by the project, or recorded.
+        A lost state knows none: the addresses subscribed to the topic are left alone (and the
+        list is not recorded) until one is given; from then on an address not on it is removed."""
+        return (
+            requested is not None
+            or bool(self.settings.config.notify_emails)
+            or self.state.data.get(NOTIFY_EMAILS) is not None
+            or any(e.get("kind") == "sns_subscription" for e in self.state.resources.values())
         )
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:

@@ -35,6 +35,7 @@ from orderpoc.settings import TAG_KEY
 
 # Dependents first, as a delete must go: a stage before its API, a function before its role.
 SWEEP_ORDER = (
+    "sns_subscription",
     "usage_plan",
     "api_key",
     "api_stage",
@@ -47,6 +48,7 @@ SWEEP_ORDER = (
     "sqs_queue",
 )
 SWEPT_SERVICES = frozenset({"apigateway", "dynamodb", "iam", "lambda", "logs", "sns", "sqs"})
+EMAIL_PROTOCOLS = frozenset({"email", "email-json"})  # what `--notify-email` subscribes
 IDENTIFIERS = ("arn", "id", "uuid")  # the outputs that name one resource (a name may be shared)
 
 
@@ -87,10 +89,17 @@ class Found:
 Pick = Callable[[Known], Found]
 
 
-def search(ctx: Context) -> Pick:
+def search(ctx: Context, email_topic: str | None = None) -> Pick:
     """Read-only: this stack's tagged resources, read now; the function returned picks those that
-    nothing known covers (the plan reads them while it finds the declared ones)."""
-    classified = [(arn, classify(ctx, arn)) for arn in tagged_arns(ctx)]
+    nothing known covers (the plan reads them while it finds the declared ones).
+
+    email_topic: the stack's topic, whose email subscriptions the stack owns (the email setting is
+    known): one that is not declared is a leftover too (a lost state forgot it). SNS subscriptions
+    carry no tags; other protocols' are someone else's and left alone."""
+    arns, emails = concurrently(
+        lambda: tagged_arns(ctx), lambda: _email_subscriptions(ctx, email_topic) if email_topic else []
+    )
+    classified = [(arn, classify(ctx, arn)) for arn in arns] + [(sub.arn, sub) for sub in emails]
 
     def pick(known: Known) -> Found:
         orphans, unknown = [], []
@@ -103,6 +112,20 @@ def search(ctx: Context) -> Pick:
         return Found(orphans, unknown)
 
     return pick
+
+
+def _email_subscriptions(ctx: Context, topic_arn: str) -> list[Tagged]:
+    """The topic's confirmed email subscriptions (a pending one cannot be unsubscribed: it goes
+    with the topic, or expires)."""
+    sns = ctx.clients("sns")
+    subs = unless_not_found(
+        lambda: list(paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn))
+    )
+    return [
+        Tagged(sub["SubscriptionArn"], "sns_subscription", sub["Endpoint"], {"arn": sub["SubscriptionArn"]})
+        for sub in subs or []
+        if sub.get("Protocol") in EMAIL_PROTOCOLS and str(sub.get("SubscriptionArn", "")).startswith("arn:")
+    ]
 
 
 def tagged_arns(ctx: Context) -> list[str]:

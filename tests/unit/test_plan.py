@@ -122,9 +122,38 @@ def test_several_addresses_and_a_legacy_email_entry_are_kept(app_moto):
     state.data["resources"]["email"] = state.data["resources"].pop(stack.email_key("a@example.com"))
     state.data["resources"].pop(stack.email_key("b@example.com"))
     state._write()
-    actions = planned(settings)
+    steps = app.plan(settings).plan.steps
+    actions = {step.key: step.action for step in steps}
     assert actions[stack.email_key("a@example.com")] == "unchanged" and "email" not in actions
-    assert stack.email_key("b@example.com") not in actions  # not recorded: not declared (nor deleted)
+    assert stack.email_key("b@example.com") not in actions  # not recorded: not declared
+    # the legacy list is [a@]: b@, subscribed to the stack's topic but not on it, is a leftover
+    assert [(s.kind, s.name, s.action) for s in steps if s.key.startswith("tagged:")] == [
+        ("sns_subscription", "b@example.com", "delete")
+    ]
+
+
+def test_after_a_lost_state_the_topics_addresses_are_kept_until_a_list_is_given(app_moto):
+    calls, settings = app_moto
+    session, _ = app.up(settings, lambda e: None, notify_emails=["a@example.com"])
+    topic_arn = session.state.outputs("topic")["arn"]
+    sns = session.clients("sns")
+
+    def subscribed() -> list[str]:
+        return sorted(s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"])
+
+    settings.state_file.unlink()
+    assert set(applied(settings).values()) == {"unchanged"}  # the list is unknown: a@ is left alone
+    assert subscribed() == ["a@example.com"] and "notify_emails" not in State.load(settings.state_file).data
+    done = applied(settings, notify_emails=["b@example.com"])  # the list is given: a@ is not on it
+    assert done[stack.email_key("b@example.com")] == "create"
+    [swept] = [key for key, action in done.items() if action == "delete"]
+    assert swept.startswith(f"tagged:{topic_arn}:")  # a@'s subscription
+    assert subscribed() == ["b@example.com"]
+    settings.state_file.unlink()  # lost again: b@, on the list given now, is adopted
+    assert set(applied(settings, notify_emails=["b@example.com"]).values()) == {"unchanged"}
+    emptied = applied(settings, notify_emails=[])
+    assert [action for key, action in emptied.items() if action != "unchanged"] == ["delete"]
+    assert subscribed() == []
 
 
 def test_plan_destroy_lists_what_down_deletes(app_moto):
