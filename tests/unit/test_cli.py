@@ -125,6 +125,21 @@ def test_notify_email_is_refused_before_any_aws_call(capsys, monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["status", "--lock-timeout", "nan"], "'nan' is not a finite number"),
+        (["up", "--lock-timeout", "inf"], "'inf' is not a finite number"),
+        (["send-test-order", "--rate", "NaN"], "'NaN' is not a finite number"),
+        (["send-test-order", "--timeout", "nan"], "'nan' is not a finite number"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused(capsys, monkeypatch, argv, message):
+    monkeypatch.setattr("orderpoc.local.lifecycle.ensure_running", lambda *a: pytest.fail("started the local AWS"))
+    code, err = run(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     "argv, expected",
     [
         (["--notify-email", "ops+orders@example.co.uk"], ["ops+orders@example.co.uk"]),

@@ -7,6 +7,7 @@ Nothing heavy (boto3, the engine) is imported here, so `orderpoc --help` stays f
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shlex
 import sys
@@ -28,6 +29,18 @@ from orderpoc.settings import (
     validate_email,
     validate_region,
 )
+
+
+class Seconds(click.FloatRange):
+    """A finite number at least `min`: FloatRange lets nan through (nan < 0 is false), and a lock
+    timeout of nan waited forever."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 
 Command = Callable[..., Any]
 
@@ -73,7 +86,7 @@ def common_options(command: Command) -> Command:
         ),
         click.option(
             "--lock-timeout",
-            type=click.FloatRange(min=0),
+            type=Seconds(min=0),
             default=DEFAULT_LOCK_TIMEOUT,
             envvar="ORDERPOC_LOCK_TIMEOUT",
             show_default=True,
