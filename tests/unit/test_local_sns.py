@@ -69,6 +69,12 @@ def test_email_subscriptions_are_delivered_to_the_local_outbox(emulator: Emulato
         ("Notification", "not for ops", topic),
         ("Notification", "Order o-1 stored", topic),
     ]
+    # the mail and the server's pid file are the owner's alone (this process's umask lets others read)
+    local = emulator.state_dir / "local"
+    assert {p.name: p.stat().st_mode & 0o777 for p in local.glob("*") if p.suffix in {".jsonl", ".pid"}} == {
+        "outbox.jsonl": 0o600,
+        f"server-{emulator.port}.pid": 0o600,
+    }
 
 
 def test_read_outbox_returns_the_latest_entries_oldest_first(emulator: Emulator, tmp_path: Path) -> None:

@@ -310,7 +310,10 @@ def _recorded_pid(state_dir: Path, port: int) -> int | None:
 def _write_pid_file(state_dir: Path, port: int, pid: int) -> None:
     path = pid_file(state_dir, port)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": pid, "port": port, "log_file": str(log_file(state_dir, port))}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only under any umask
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)  # a tmp file left by a killed start keeps its mode otherwise
+        out.write(json.dumps({"pid": pid, "port": port, "log_file": str(log_file(state_dir, port))}))
     os.replace(tmp, path)
 
 

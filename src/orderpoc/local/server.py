@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--started-at", help=argparse.SUPPRESS)
     parser.add_argument("--generation", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # What it writes (the outbox of emails, the functions' code) is its owner's alone, whatever
+    # the umask of the shell that started it.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("ORDERPOC_LOCAL_DEBUG") else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
