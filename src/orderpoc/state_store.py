@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
+import glob
 import hashlib
 import json
 import os
@@ -30,6 +31,8 @@ from typing import Any, Protocol
 from orderpoc.errors import UserError
 from orderpoc.local import procs
 from orderpoc.settings import DEFAULT_LOCK_TIMEOUT
+
+STALE_TEMP_SECONDS = 60.0  # a state write's temp file this old is a killed writer's
 
 
 class StateConflict(UserError):
@@ -269,12 +272,22 @@ class FileStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._remove_stale_temp_files()
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
         return _version(raw)
+
+    def _remove_stale_temp_files(self) -> None:
+        """The temp files of writers killed before their rename (kill -9 mid-up). Writers hold the
+        stack's lock, so an older one is no live writer's; the age is a margin all the same."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink()
 
     def delete(self, expected: str | None) -> None:
         current = self._read_raw()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -180,3 +181,19 @@ def test_cli_a_lost_race_inside_the_engine_is_one_line_exit_2(capsys, monkeypatc
     code, err = _main(capsys, "up")
     assert code == 2
     assert err.strip().splitlines() == [f"error: {lost}"]
+
+
+def test_a_write_removes_the_temp_files_of_killed_writers(tmp_path):
+    path = tmp_path / "s.json"
+    state = State(path)
+    state.set_identity(stack="s", region="us-east-1")
+    killed = tmp_path / ".s.json.abc123.tmp"  # a writer killed between its temp file and its rename
+    recent = tmp_path / ".s.json.def456.tmp"
+    other = tmp_path / ".t.json.abc123.tmp"  # another stack's
+    for leftover in (killed, recent, other):
+        leftover.write_bytes(b"{}")
+    old = time.time() - 3600
+    for aged in (killed, other):
+        os.utime(aged, (old, old))
+    state.record("queue", {"kind": "sqs_queue", "name": "q", "outputs": {}})
+    assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == [recent.name, other.name]
