@@ -297,7 +297,9 @@ def _summarise(tracker: _Tracker, count: int, started: float, rate: float | None
     starts = tracker.send_starts
     if len(starts) > 1 and max(starts) > min(starts):
         result.send_rate = (len(starts) - 1) / (max(starts) - min(starts))
-    result.stored = len(ids & set(tracker.hops["stored"]))
+    # A notification comes from the table's stream: a notified order is stored, even when the
+    # table's poll had not seen it yet (a run cut short reported more notified than stored).
+    result.stored = len(ids & (set(tracker.hops["stored"]) | set(tracker.hops["notified"])))
     result.notified = len(ids & set(tracker.hops["notified"]))
     result.duplicate_notifications = sum(n - 1 for oid, n in tracker.notifications.items() if oid in ids and n > 1)
     result.duplicates = len(tracker.ids_by_key) - len(set(tracker.ids_by_key.values()))
