@@ -90,7 +90,7 @@ def send_load(
             on_progress=on_progress,
             gone=_local_aws_gone(settings),
         )
-        if result.aborted:
+        if result.aborted == LOCAL_AWS_STOPPED:
             subscription.abandon()  # it went with the local AWS
         return result
 

@@ -12,10 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderpoc.aws_errors import is_not_found
 from orderpoc.probe import Endpoints, Subscription
 from orderpoc.resources.base import Context
 from orderpoc.trace import HOPS, post_order, sample_order, stored_after
 
+DELETED_UNDER_RUN = (
+    "the table or the run's probe queue was deleted during the run (was the stack taken down?): "
+    "`orderpoc status` tells what is left"
+)
 # How often the table is asked which orders are stored. Their stored time comes from receivedAt, so
 # polling more often buys no precision, only load on the pipeline's own table (each poll is a
 # BatchGetItem of every order still waiting: at 0.2 s it was ~7% of the local AWS's CPU).
@@ -186,7 +191,7 @@ def run_load(
             time.sleep(0.1)
             aborted = gone()
         if tracker.errors and not aborted:
-            aborted = gone()
+            aborted = gone() or (DELETED_UNDER_RUN if is_not_found(tracker.errors[0]) else None)
     finally:
         # Also on error: the watchers must not outlive the probe queue they read. When the AWS is
         # gone there is no queue left, and they may be deep in retries against it: not waited for.

@@ -131,6 +131,33 @@ def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
         load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda hop, n: None)
 
 
+def test_a_probe_queue_deleted_under_the_run_ends_it_with_that_reason(monkeypatch):
+    """`down` during a load run sweeps its probe queue: the run ends saying so, not with SQS's error."""
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    from orderpoc import load
+
+    def queue_gone(subscription, tracker, stop, on_progress):
+        error = {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no queue"}}
+        raise ClientError(error, "ReceiveMessage")
+
+    monkeypatch.setattr(load, "_watch_table", lambda ctx, endpoints, tracker, stop, on_progress: stop.wait(5))
+    monkeypatch.setattr(load, "_watch_topic", queue_gone)
+    monkeypatch.setattr(
+        load,
+        "post_order",
+        lambda *a, **k: type(
+            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}}
+        )(),
+    )
+    result = load.run_load(
+        None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda h, n: None
+    )
+    assert result.aborted == load.DELETED_UNDER_RUN and not result.ok
+
+
 def _run_without_watchers(monkeypatch, post, gone, *, count: int, concurrency: int = 1, timeout: float = 30):
     """run_load with the given POST and gone() check, and watchers that see nothing."""
     from orderpoc import load
