@@ -247,7 +247,23 @@ class FileStore:
         if raw is None:
             return None
         ensure_private_dir(self.path.parent)  # a read-only command still tightens (and says) an open dir
+        self._ensure_private_file()
         return Snapshot(decode(raw, self.url), _version(raw))
+
+    def _ensure_private_file(self) -> None:
+        """A state file made readable by others (copied in, chmod-ed) is tightened to 0600 and said,
+        by a command that only reads it too: it names the account and every resource."""
+        try:
+            mode = self.path.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(self.path, 0o600)
+                warnings.warn(
+                    f"state file {self.path} was readable by others (mode {mode:04o}); tightened to 0600",
+                    PermissionNotice,
+                    stacklevel=2,
+                )
+        except OSError:  # not ours to chmod (another user's, a read-only mount): a write says more
+            pass
 
     def write(self, data: dict[str, Any], expected: str | None) -> str:
         current = self._read_raw()

@@ -72,6 +72,19 @@ def test_a_shared_folder_as_state_dir_is_warned_about_not_chmod_ed(tmp_path):
     ]
 
 
+def test_a_state_file_open_to_others_is_tightened_by_a_read(tmp_path):
+    path = tmp_path / "s.json"
+    State(path).set_identity(stack="s", region="us-east-1")
+    path.chmod(0o644)  # copied in, or chmod-ed by hand
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        State.load(path)  # status and plan only read it
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [str(w.message) for w in caught if w.category is PermissionNotice] == [
+        f"state file {path} was readable by others (mode 0644); tightened to 0600"
+    ]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any mode")
 def test_read_only_state_dir_is_a_user_error(tmp_path):
     state_dir = tmp_path / "ro"
@@ -143,6 +156,7 @@ def test_cli_wrong_shape_state_is_one_line_exit_2(aws, capsys, tmp_path):
     state_dir = tmp_path / "state"
     state_dir.mkdir(mode=0o700)
     (state_dir / "orderpoc.aws.json").write_text(json.dumps({"schema": 1, "resources": []}))
+    (state_dir / "orderpoc.aws.json").chmod(0o600)  # else the tightening is said first
     code, err = _main(capsys, "status", "--target", "aws", "--state-dir", str(state_dir))
     assert code == 2
     assert err.strip().splitlines() == [
