@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+import click
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
@@ -282,3 +283,17 @@ def test_up_and_down_with_json_import_no_rich(tmp_path):
     assert done.stderr == ""
     printed = [json.loads(part) for part in done.stdout.replace("}\n{", "}\x00{").split("\x00")]
     assert [p["counts"] for p in printed][0] == {"create": 21}
+
+
+def test_a_suggested_next_command_repeats_where_not_how_long_to_wait():
+    from click.testing import CliRunner
+
+    from orderpoc.cli.options import common_options, next_flags
+
+    @click.command()
+    @common_options
+    def probe(settings):
+        click.echo(next_flags())
+
+    result = CliRunner().invoke(probe, ["--stack", "qa1", "--lock-timeout", "0", "--region", "eu-west-1"])
+    assert result.output.strip() == "--stack qa1 --region eu-west-1"

@@ -229,6 +229,9 @@ def local_port() -> int:
     return int(raw)
 
 
+NOT_WHERE = frozenset({"lock_timeout"})  # common options that do not say which stack: not repeated
+
+
 def next_flags(settings: Settings | None = None) -> str:
     """The common options given on this command line, to repeat in a suggested next command so it
     acts on the same stack, target, region, endpoint and state (values from the environment still
@@ -239,6 +242,8 @@ def next_flags(settings: Settings | None = None) -> str:
     flags = []
     for param in ctx.command.params:
         if param.name not in _common_names() or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        if param.name in NOT_WHERE:
             continue
         value = ctx.params.get(param.name)
         if value is not None:
