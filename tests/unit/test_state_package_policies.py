@@ -44,6 +44,7 @@ def test_state_refuses_another_stack_target_account_or_endpoint(tmp_path):
 def test_corrupt_state_is_a_user_error(tmp_path):
     path = tmp_path / "s.json"
     path.write_text("{not json")
+    path.chmod(0o600)  # as orderpoc writes it (a looser one is tightened, and said)
     with pytest.raises(UserError, match="move it aside"):
         State.load(path)
 
@@ -133,5 +134,6 @@ def test_policies_have_no_wildcard_action_or_resource(doc):
 def test_state_that_is_not_an_object_is_a_user_error(tmp_path):
     path = tmp_path / "s.json"
     path.write_text("[]")
+    path.chmod(0o600)  # as orderpoc writes it (a looser one is tightened, and said)
     with pytest.raises(UserError, match="move it aside"):
         State.load(path)

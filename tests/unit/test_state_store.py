@@ -54,6 +54,7 @@ def test_unchanged_identity_writes_nothing(tmp_path):
 def test_valid_json_of_the_wrong_shape_is_a_user_error(tmp_path, document, message):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(document))
+    path.chmod(0o600)  # as orderpoc writes it (a looser one is tightened, and said)
     with pytest.raises(UserError, match=message):
         State.load(path)
 
