@@ -67,6 +67,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._deadline = 0.0  # by when the request being read must be whole (_in_time)
+        self._timeout = 0.0  # the socket's timeout as last set
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle(self) -> None:
@@ -78,13 +79,14 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _one_request(self) -> bool:
         """Serve one request; False when the connection should close."""
-        self.connection.settimeout(IDLE_SECONDS)
+        self._set_timeout(IDLE_SECONDS)
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
             return False
         if line in (b"\r\n", b"\n"):  # tolerated between requests
             return True
         self._deadline = time.monotonic() + REQUEST_SECONDS
+        self._set_timeout(REQUEST_SECONDS)
         try:
             method, target, version = line.decode("latin-1").rstrip("\r\n").split(" ")
             if not version.startswith("HTTP/1."):
@@ -100,7 +102,7 @@ class _Handler(socketserver.StreamRequestHandler):
         keep_alive = _keep_alive(version, environ.get("HTTP_CONNECTION", ""))
         # The app may take long (a long poll) without touching the socket; a client that does not
         # read its answer is given up on.
-        self.connection.settimeout(REQUEST_SECONDS)
+        self._set_timeout(REQUEST_SECONDS)
         with self.server.gate:  # from here to the answer's last byte, no restart in place
             self._respond(environ, method == "HEAD", keep_alive)
         return keep_alive
@@ -122,11 +124,18 @@ class _Handler(socketserver.StreamRequestHandler):
         return b"".join(parts)
 
     def _in_time(self) -> None:
-        """Each read may wait only for what is left of the request's time (TimeoutError: closed)."""
+        """Each read may wait only for what is left of the request's time, give or take a second
+        (TimeoutError: closed); the socket's timeout is set again only when that has shrunk."""
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("request not read in time")
-        self.connection.settimeout(left)
+        if left < self._timeout - 1.0:
+            self._set_timeout(left)
+
+    def _set_timeout(self, seconds: float) -> None:
+        if seconds != self._timeout:  # a system call each time: not per header line
+            self.connection.settimeout(seconds)
+            self._timeout = seconds
 
     def _headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = []
