@@ -101,11 +101,31 @@ def test_a_failed_send_stops_the_watchers_and_the_queued_sends(monkeypatch):
     assert len(posts) < 10  # the orders still queued were not sent after the first failure
 
 
-def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
-    """An error while watching the table is raised to the caller at once, not reported as missing orders."""
+def _run_with_watchers(monkeypatch, table_watch, topic_watch):
+    """run_load of 3 accepted orders, with these in place of the table and topic watchers."""
     import threading
 
     from orderpoc import load
+
+    monkeypatch.setattr(load, "_watch_table", table_watch)
+    monkeypatch.setattr(load, "_watch_topic", topic_watch)
+    monkeypatch.setattr(
+        load,
+        "post_order",
+        lambda *a, **k: type(
+            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}}
+        )(),
+    )
+    return load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda h, n: None)
+
+
+def _idle_watch(*args):
+    args[-2].wait(5)  # (…, stop, on_progress): sees nothing until the run stops it
+
+
+def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
+    """An error while watching the table is raised to the caller at once, not reported as missing orders."""
+    import pytest
 
     class Boom(RuntimeError):
         pass
@@ -113,48 +133,21 @@ def test_a_failing_watcher_ends_the_run_with_its_own_error(monkeypatch):
     def broken_table_watch(*args):
         raise Boom("dynamodb said no")
 
-    def idle_topic_watch(subscription, tracker, stop, on_progress):
-        stop.wait(5)
-
-    monkeypatch.setattr(load, "_watch_table", broken_table_watch)
-    monkeypatch.setattr(load, "_watch_topic", idle_topic_watch)
-    monkeypatch.setattr(
-        load,
-        "post_order",
-        lambda *a, **k: type(
-            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}}
-        )(),
-    )
-    import pytest
-
     with pytest.raises(Boom, match="dynamodb said no"):
-        load.run_load(None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda hop, n: None)
+        _run_with_watchers(monkeypatch, broken_table_watch, _idle_watch)
 
 
 def test_a_probe_queue_deleted_under_the_run_ends_it_with_that_reason(monkeypatch):
     """`down` during a load run sweeps its probe queue: the run ends saying so, not with SQS's error."""
-    import threading
-
     from botocore.exceptions import ClientError
 
     from orderpoc import load
 
-    def queue_gone(subscription, tracker, stop, on_progress):
+    def queue_gone(*args):
         error = {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no queue"}}
         raise ClientError(error, "ReceiveMessage")
 
-    monkeypatch.setattr(load, "_watch_table", lambda ctx, endpoints, tracker, stop, on_progress: stop.wait(5))
-    monkeypatch.setattr(load, "_watch_topic", queue_gone)
-    monkeypatch.setattr(
-        load,
-        "post_order",
-        lambda *a, **k: type(
-            "R", (), {"status": 202, "seconds": 0.01, "json": lambda self: {"orderId": threading.get_ident()}}
-        )(),
-    )
-    result = load.run_load(
-        None, None, None, count=3, concurrency=1, rate=None, timeout=30, on_progress=lambda h, n: None
-    )
+    result = _run_with_watchers(monkeypatch, _idle_watch, queue_gone)
     assert result.aborted == load.DELETED_UNDER_RUN and not result.ok
 
 
