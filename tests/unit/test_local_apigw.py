@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from local_helpers import ACCOUNT, REGION, Emulator
+from local_helpers import ACCOUNT, REGION, Emulator, wait_for
 
 HANDLER = """
 import base64, json
@@ -174,6 +174,22 @@ def test_the_request_validator_rejects_a_bad_body_and_missing_parameters(api: di
     response = requests.get(f"{api['base']}/orders/o-42")
     assert response.status_code == 400
     assert response.json() == {"message": "Missing required request parameters: [verbose]"}
+
+
+def test_the_server_log_says_why_a_body_was_rejected_but_not_what_it_held(
+    emulator: Emulator, api: dict[str, Any]
+) -> None:
+    from orderpoc.local import lifecycle
+
+    marker = "customer-secret-4711"
+    response = requests.post(f"{api['base']}/orders", headers={"x-api-key": api["key"]}, json={"item": 1, "x": marker})
+    assert response.status_code == 400
+    log = lifecycle.log_file(emulator.state_dir, emulator.port)
+    lines = wait_for(
+        lambda: [line for line in log.read_text().splitlines() if "/orders rejected" in line], what="the log line"
+    )
+    assert "rejected: Invalid request body" in lines[-1]
+    assert marker not in log.read_text()
 
 
 def test_gateway_response_templates_can_expose_the_validation_error(emulator: Emulator, api: dict[str, Any]) -> None:
