@@ -153,12 +153,29 @@ class Applier(Planner):
             for step in self._tagged_orphans(self.search_tagged()(known), []):
                 self._sweep_one(step)
 
+    def _recorded_outputs(self, spec: Spec) -> Outputs | None:
+        """The state's outputs of this resource, to delete it by its ids; None (delete by name)
+        unless the entry is this resource's: a state file copied from another stack and edited
+        records that stack's ids, and deleting by them deleted its resources."""
+        return (self.state.outputs(spec.key) or None) if self._entry_is_ours(spec.key) else None
+
+    def _entry_is_ours(self, key: str) -> bool:
+        """The state entry names this resource (kind and name), could be this stack's, and so do
+        the entries of what it depends on: a stage records only ids, its API's entry the name."""
+        spec, entry = self.specs[key], self.state.resources.get(key) or {}
+        return (
+            entry.get("kind") == spec.kind
+            and entry.get("name") == spec.name
+            and self.may_be_ours(spec.kind, spec.name, entry.get("outputs") or {})
+            and all(self._entry_is_ours(dep) for dep in spec.depends_on)
+        )
+
     def _destroy_one(self, spec: Spec) -> None:
         started = time.monotonic()
         self._emit(spec, "start", started=started)
         try:
             ctx = self._ctx_for(spec, started)
-            existed = spec.resource.delete(ctx, spec.name, self.state.outputs(spec.key))
+            existed = spec.resource.delete(ctx, spec.name, self._recorded_outputs(spec))
             # A create whose response was lost is retried by botocore and can leave a twin with the
             # same name (REST APIs, API keys, usage plans allow that): delete by name until none is left.
             for _ in range(MAX_TWINS):

@@ -133,6 +133,13 @@ class Planner(Walker):
         if resource is None:
             step.action, step.error = "unknown", f"kind {step.kind!r} is unknown to this orderpoc: delete it by hand"
             return step
+        if not self.may_be_ours(step.kind, step.name, step.outputs):
+            step.action = "unknown"
+            step.error = (
+                f"the state records {step.name!r} under {key!r}, a name of another stack's (the state file "
+                "was copied or edited): not deleted; remove that entry from the state"
+            )
+            return step
         try:
             if not resource.exists(self.ctx, step.name, step.outputs or None):
                 step.action = "forget"

@@ -33,6 +33,7 @@ class Walker:
         kinds: Mapping[str, Resource] | None = None,
         search_tagged: Callable[[], Pick] | None = None,
         finds_at_once: bool = True,
+        may_be_ours: Callable[[str, str, Mapping[str, Any]], bool] = lambda kind, name, outputs: True,
     ) -> None:
         self.specs = {spec.key: spec for spec in specs}
         self.deps = {spec.key: spec.depends_on for spec in specs}
@@ -46,6 +47,9 @@ class Walker:
         self.search_tagged = search_tagged
         # the plan sends every find at once (else at most max_workers): see plan()
         self.finds_at_once = finds_at_once
+        # whether a state entry no longer declared (kind, name, outputs) could be this stack's: one
+        # that is not (a state copied from another stack) is never deleted
+        self.may_be_ours = may_be_ours
         graph.topological(self.deps)
 
     def _emit(

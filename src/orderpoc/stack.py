@@ -6,7 +6,7 @@ the resource it depends on, so the graph, not hard-coded strings, wires the pipe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orderpoc import policies
@@ -50,6 +50,19 @@ KINDS: dict[str, Resource] = {
 
 def email_key(address: str) -> str:
     return f"email:{address}"
+
+
+def may_be_ours(stack: str) -> Callable[[str, str, Mapping[str, Any]], bool]:
+    """Whether a state entry could be this stack's: every name derives from the stack's (a log
+    group's from its function's), a subscription is on the stack's topic. A state copied from
+    another stack and edited records that stack's names."""
+
+    def check(kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
+        if kind == sns.subscription.kind:  # named by its address; a pending one has no ARN to delete by
+            return f":{stack}-" in str(outputs.get("arn") or f":{stack}-")
+        return kind == apigateway.stage.kind or name.startswith((f"{stack}-", f"/aws/lambda/{stack}-"))
+
+    return check
 
 
 def build_specs(

@@ -59,6 +59,7 @@ class Session:
             kinds=stack.KINDS,
             search_tagged=lambda: tag_sweep.search(self.ctx, email_topic),
             finds_at_once=self.clients.remote,
+            may_be_ours=stack.may_be_ours(self.settings.stack),
         )
 
     def emails_known(self, requested: Sequence[str] | None) -> bool:

@@ -443,3 +443,38 @@ def test_where_round_trips_are_short_the_plan_keeps_to_the_applys_workers(ctx, t
     many = [Spec(f"r{i}", cloud, f"r{i}", lambda d: {"size": 1}) for i in range(12)]
     Engine(many, ctx, State(tmp_path / "s.json"), max_workers=3, finds_at_once=False).plan()
     assert cloud.most <= 3
+
+
+class FakeById(FakeCloud):
+    """A kind whose delete goes by the recorded id when it has one (as REST APIs and keys do)."""
+
+    kind = "fake_by_id"
+
+    def delete(self, ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        target = (outputs or {}).get("id") or name
+        self._log("delete", target)
+        return self.items.pop(target, None) is not None
+
+
+def test_a_state_copied_from_another_stack_deletes_nothing_of_that_stack(ctx, tmp_path):
+    """Its entries name the other stack's resources: down deletes by this stack's names, and an
+    entry that is no longer declared is not deleted when its name is not one this stack could have."""
+    cloud = FakeById()
+    cloud.items = {"t-a": {}, "other-a": {}, "other-extra": {}}
+    state = State(tmp_path / "s.json")
+    state.record("a", {"kind": "fake_by_id", "name": "other-a", "outputs": {"id": "other-a"}})
+    state.record("extra", {"kind": "fake_by_id", "name": "other-extra", "outputs": {"id": "other-extra"}})
+
+    def ours(kind, name, outputs):
+        return name.startswith("t-")
+
+    plan = Engine([Spec("a", cloud, "t-a", lambda d: {})], ctx, state, may_be_ours=ours).plan()
+    [extra] = [step for step in plan.steps if step.key == "extra"]
+    assert extra.action == "unknown" and "a name of another stack's" in (extra.error or "")
+    with pytest.raises(EngineError):
+        Engine([Spec("a", cloud, "t-a", lambda d: {})], ctx, state, may_be_ours=ours).apply()
+    assert "other-extra" in cloud.items  # not swept
+    with pytest.raises(EngineError, match="not deleted"):  # down says so too, once its own are gone
+        Engine([Spec("a", cloud, "t-a", lambda d: {})], ctx, state, may_be_ours=ours).destroy()
+    assert ("delete", "other-a") not in cloud.calls and "t-a" not in cloud.items
+    assert set(cloud.items) == {"other-a", "other-extra"}

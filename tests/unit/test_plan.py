@@ -206,3 +206,22 @@ def test_a_recorded_orphan_that_exists_is_deleted_as_planned(app_moto):
     assert applied(settings)["old-queue"] == "delete"
     assert session.clients("sqs").list_queues(QueueNamePrefix="acc-old").get("QueueUrls", []) == []
     assert set(planned(settings).values()) == {"unchanged"}
+
+
+def test_a_state_copied_from_another_stack_and_edited_leaves_that_stack_standing(app_moto):
+    """bb's state under aa's name with its stack field edited to aa: aa's down deletes aa's."""
+    import dataclasses
+    import json
+
+    calls, aa = app_moto
+    bb = dataclasses.replace(aa, stack="bb")
+    app.up(aa, lambda e: None)
+    app.up(bb, lambda e: None, notify_emails=["ops@example.com"])
+    copied = json.loads(bb.state_file.read_text())
+    copied["stack"] = aa.stack
+    aa.state_file.write_text(json.dumps(copied))
+    down = app.down(aa, lambda e: None)
+    # the copied email list declares bb's address for aa too: its entry is bb's, so not deleted by it
+    assert {k: a for k, a in down.actions.items() if a != "delete"} == {"email:ops@example.com": "absent"}
+    assert down.leftovers == []
+    assert {k: a for k, a in planned(bb).items() if a != "unchanged"} == {}  # every one of bb's resources still stands
