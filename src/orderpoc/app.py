@@ -103,8 +103,10 @@ class PlanResult:
 
 def plan(settings: Settings, *, notify_emails: Sequence[str] | None = None, destroy: bool = False) -> PlanResult:
     """Read-only: what `up` (or with destroy, `down`) would do; zero mutating calls, no state write."""
+    # as up does, before any call: code that up would refuse (a link, a zip too large) is refused here too
+    packages = None if destroy else package.for_settings(settings)
     with open_session(settings, lock=False) as session:
-        computed = session.engine(lambda event: None, notify_emails).plan()
+        computed = session.engine(lambda event: None, notify_emails, packages=packages).plan()
         if destroy:
             computed = computed.for_destroy()
         return PlanResult(computed, session.ctx.account, session.notices + computed.notices)

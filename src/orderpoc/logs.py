@@ -37,8 +37,8 @@ def parse_since(text: str, now: float | None = None) -> int:
     ISO-8601 time (a time without an offset is UTC)."""
     now = time.time() if now is None else now
     value = text.strip()
-    if match := _RELATIVE.match(value):
-        return int((now - int(match.group(1)) * _UNIT_SECONDS[match.group(2)]) * 1000)
+    if match := _RELATIVE.match(value):  # no line is older than 1970: CloudWatch refuses a time before
+        return max(0, int((now - int(match.group(1)) * _UNIT_SECONDS[match.group(2)]) * 1000))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -48,7 +48,7 @@ def parse_since(text: str, now: float | None = None) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return max(0, int(moment.timestamp() * 1000))
 
 
 @dataclass(frozen=True)

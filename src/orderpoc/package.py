@@ -57,7 +57,19 @@ def files_for(function: str, src: Path) -> list[Path]:
         raise UserError(f"{src / (function + '.py')} is missing: every project needs the {function} handler")
     others = {f"{name}.py" for name in FUNCTIONS if name != function}
     others.add(PACKAGE_MARKER)
-    return sorted(p for p in src.glob("*.py") if p.name not in others)
+    chosen = sorted(p for p in src.glob("*.py") if p.name not in others)
+    for path in chosen:
+        _check_regular(path)
+    return chosen
+
+
+def _check_regular(path: Path) -> None:
+    """A zip takes the project's own files: a link could carry any file of this machine (a link
+    named passwd.py put /etc/passwd into every function)."""
+    if path.is_symlink():
+        raise UserError(f"{path} is a symbolic link: a function's zip takes the project's own files only; copy it in")
+    if not path.is_file():
+        raise UserError(f"{path} is not a regular file: a function's zip takes .py files only; rename or move it")
 
 
 def _dependency_files(folder: Path | None) -> Iterator[tuple[str, Path]]:

@@ -31,6 +31,9 @@ def test_the_cli_knows_the_pipelines_functions():
         ("2027-01-15T09:00:00Z", 1800003600.0),
         ("2027-01-15T09:00:00", 1800003600.0),  # no offset: UTC
         ("2027-01-15T10:00:00+01:00", 1800003600.0),
+        ("30000d", 0),  # before 1970: from the first line there can be (CloudWatch refuses less)
+        ("1969-01-01T00:00:00Z", 0),
+        ("0001-01-01T00:00:00", 0),
     ],
 )
 def test_since(text, expected):

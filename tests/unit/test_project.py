@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,4 +207,19 @@ def test_a_missing_handler_is_named(tmp_path: Path) -> None:
     project.init(tmp_path)
     (tmp_path / "lambda_src" / "notifier.py").unlink()
     with pytest.raises(UserError, match="notifier.py is missing"):
+        package.build_all(tmp_path / "lambda_src")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda src: (src / "passwd.py").symlink_to("/etc/passwd"), "passwd.py is a symbolic link"),
+        (lambda src: (src / "dangling.py").symlink_to(src / "nowhere"), "dangling.py is a symbolic link"),
+        (lambda src: (src / "dir.py").mkdir(), "dir.py is not a regular file"),
+    ],
+)
+def test_a_zip_takes_only_the_projects_own_regular_files(tmp_path: Path, make: Any, message: str) -> None:
+    project.init(tmp_path)
+    make(tmp_path / "lambda_src")
+    with pytest.raises(UserError, match=message):
         package.build_all(tmp_path / "lambda_src")
