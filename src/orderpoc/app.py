@@ -15,6 +15,7 @@ from orderpoc import package, tag_sweep
 from orderpoc.aws import Clients
 from orderpoc.engine import Engine
 from orderpoc.engine_types import Event, Plan, Report
+from orderpoc.errors import UserError
 from orderpoc.probe import sweep_probes
 from orderpoc.resources.base import Outputs
 from orderpoc.settings import Settings
@@ -244,10 +245,20 @@ def read_logs(settings: Settings, query: Query, start_ms: int) -> tuple[Fetched,
 
 def follow_logs(settings: Settings, query: Query, start_ms: int, on_lines: Callable[[list[LogLine]], None]) -> None:
     """Lines since start_ms, then new ones as they come, until Ctrl-C (KeyboardInterrupt)."""
+    from botocore.exceptions import EndpointConnectionError
+
     from orderpoc import interrupts, logs
 
     with open_session(settings, lock=False, start_local=False, engine=False) as session:
-        logs.follow(session.ctx, settings.names, query, start_ms, on_lines, sleep=interrupts.sleep)
+        try:
+            logs.follow(session.ctx, settings.names, query, start_ms, on_lines, sleep=interrupts.sleep)
+        except EndpointConnectionError:
+            if settings.target != "local":
+                raise
+            raise UserError(
+                "the local AWS stopped while following the logs; it kept the stack in memory, so its "
+                "resources are gone: `orderpoc up` rebuilds them"
+            ) from None
 
 
 @dataclass

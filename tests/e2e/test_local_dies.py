@@ -69,3 +69,25 @@ def test_a_load_run_whose_local_aws_is_killed_shows_its_figures_and_says_so(own_
     # on a loaded machine (its table poller may not have asked since the rows came); not so its
     # tally of answers: 20 rows mean 20 orders sent by 8 senders, so at least 12 answers were read.
     assert 0 <= document["stored"] <= document["accepted"] and 0 < document["accepted"] < 300
+
+
+def test_logs_follow_whose_local_aws_is_killed_says_so(own_cli):
+    own_cli.run("up")
+    own_cli.run("send-test-order")  # lines to print: the follower prints them once it follows
+    pid = json.loads(own_cli.run("local", "status", "--json").stdout)["pid"]
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "orderpoc", "logs", "--follow", "--since", "10m"],
+        cwd=own_cli.cwd,
+        env=own_cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None and follower.stdout.readline()  # it follows
+        os.kill(pid, signal.SIGKILL)
+        _, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 2, err
+    assert "the local AWS stopped while following the logs" in err and "Traceback" not in err
