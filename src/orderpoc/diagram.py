@@ -114,11 +114,13 @@ class _Symbolic(dict[str, str]):
 
 
 def _drift_text(drift: Sequence[Any]) -> str:
-    """Which fields drifted, in a line: items are text ("field: live -> desired") or {field, live, desired}."""
+    """Which fields drifted, in a line: items are Changes, {field, live, desired}, or text ("field: live -> desired")."""
     parts = []
     for item in drift:
         if isinstance(item, Mapping):
             parts.append(str(item.get("field", "?")))
+        elif isinstance(getattr(item, "field", None), str):  # a Change (its repr is no picture's label)
+            parts.append(item.field)
         else:
             parts.append(str(item).split(":", 1)[0])
     return ", ".join(parts)

@@ -184,3 +184,11 @@ def test_inside_a_project_the_diagram_is_of_that_stack(capsys, monkeypatch, tmp_
     assert exit_info.value.code == 0
     assert "shop-orders-dlq" in out and "orderpoc-" not in out
     assert "queue -> esm:processor  (poll, batch 7)" in out
+
+
+def test_a_live_pictures_drift_names_the_fields() -> None:
+    from orderpoc import diagram
+    from orderpoc.resources.base import Change
+
+    drift = [Change("visibility_timeout", 5, 180), {"field": "memory"}, "batch_size: 5 -> 10"]
+    assert diagram._drift_text(drift) == "visibility_timeout, memory, batch_size"
