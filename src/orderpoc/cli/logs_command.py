@@ -7,7 +7,7 @@ import contextlib
 import click
 
 from orderpoc.cli.lazy import ui, ui_lines
-from orderpoc.cli.options import common_options, json_option
+from orderpoc.cli.options import common_options
 from orderpoc.cli.output import emit_line
 from orderpoc.settings import Settings
 
@@ -26,7 +26,7 @@ FUNCTIONS = ("intake", "processor", "notifier")  # as orderpoc.logs.FUNCTIONS, c
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--filter", "text", metavar="TEXT", help="Only lines containing TEXT (case-sensitive).")
 @click.option("--order", "order_id", metavar="ORDER_ID", help="Every line that mentions this order, all functions.")
-@json_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines (one document per log line) instead of text.")
 def logs(
     settings: Settings,
     functions: tuple[str, ...],
