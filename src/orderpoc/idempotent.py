@@ -28,14 +28,28 @@ def create_once(
     on_wait: Callable[[str, float], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """create(), retried like botocore would, except that an ambiguous failure is followed by find()."""
+    """create(), retried like botocore would, except that an ambiguous failure is followed by find().
+
+    Until that find has answered, no create is sent again: a find that fails (throttled) is retried
+    itself, as the lost create may have made the thing."""
+    unanswered = False  # an ambiguous create whose find has not answered yet
 
     def attempt() -> T:
+        nonlocal unanswered
+        if unanswered:
+            found = find()
+            unanswered = False
+            if found is not None:
+                return found
         try:
             return create()
         except Exception as exc:
-            if is_ambiguous(exc) and (found := find()) is not None:
-                return found
+            if is_ambiguous(exc):
+                unanswered = True
+                found = find()
+                unanswered = False
+                if found is not None:
+                    return found
             raise
 
     return retry(

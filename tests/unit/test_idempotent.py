@@ -54,6 +54,21 @@ def test_read_timeout_with_nothing_found_creates_again():
     assert (script.creates, script.finds) == (2, 1)
 
 
+def test_a_throttled_look_after_a_lost_answer_is_asked_again_before_any_create():
+    """The lost create made it: sending it again, because the look was throttled, made a twin."""
+    script = Script([client_error("InternalFailure", 500)], found="adopted")
+    looks = [client_error("TooManyRequestsException", 429), client_error("Throttling", 400)]
+
+    def find():
+        script.finds += 1
+        if looks:
+            raise looks.pop(0)
+        return script.found
+
+    assert create_once(script.create, find, sleep=lambda seconds: None) == "adopted"
+    assert (script.creates, script.finds) == (1, 3)
+
+
 def test_client_errors_are_not_retried():
     script = Script([client_error("ValidationException", 400)])
     with pytest.raises(botocore.exceptions.ClientError, match="ValidationException"):

@@ -124,3 +124,24 @@ def test_plan_delete(ctx, wiring):
     usage_plan.create(ctx, PLAN, plan_desired(ctx, wiring))
     assert usage_plan.delete(ctx, PLAN, None) is True  # by name
     assert usage_plan.delete(ctx, PLAN, None) is False
+
+
+def test_a_throttled_read_after_a_plans_create_never_creates_another(ctx, wiring):
+    """The create worked; reading its keys was throttled. Retrying that as a create made 8 plans."""
+    import botocore.exceptions
+
+    def throttled(**kwargs):
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"}}, "GetUsagePlanKeys"
+        )
+
+    events = ctx.clients("apigateway").meta.events
+    events.register("before-call.api-gateway.GetUsagePlanKeys", throttled, unique_id="throttled-keys")
+    try:
+        with pytest.raises(botocore.exceptions.ClientError, match="Too Many Requests"):
+            usage_plan.create(ctx, PLAN, plan_desired(ctx, wiring))
+    finally:
+        events.unregister("before-call.api-gateway.GetUsagePlanKeys", unique_id="throttled-keys")
+    plans = ctx.clients("apigateway").get_usage_plans()["items"]
+    assert [p["name"] for p in plans].count(PLAN) == 1  # the rerun adopts it
+    assert usage_plan.find(ctx, PLAN, plan_desired(ctx, wiring)) is not None

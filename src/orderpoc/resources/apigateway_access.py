@@ -134,8 +134,7 @@ class UsagePlan(Resource):
         return {"id": UNKNOWN}
 
     def find(self, ctx: Context, name: str, desired: Config) -> Live | None:
-        plans = list(paginate(ctx.clients("apigateway"), "get_usage_plans", "items"))
-        plan = pick_ours(ctx, plans, name)
+        plan = _plan_named(ctx, name)
         return None if plan is None else self._live(ctx, plan, desired)
 
     def create(self, ctx: Context, name: str, desired: Config) -> Live:
@@ -148,11 +147,14 @@ class UsagePlan(Resource):
         for part in ("throttle", "quota"):
             if desired.get(part):
                 params[part] = to_aws(desired[part], camel=True)
-        live = create_once(
-            lambda: self._live(ctx, ctx.clients("apigateway", single_shot=True).create_usage_plan(**params), desired),
-            lambda: self.find(ctx, name, desired),
+        created = create_once(
+            lambda: ctx.clients("apigateway", single_shot=True).create_usage_plan(**params),
+            lambda: _plan_named(ctx, name),
             on_wait=say_retry(ctx, name),
         )
+        # Read after the create, not within it: a throttled read of its keys was retried as
+        # another create (eight plans of one name).
+        live = self._live(ctx, created, desired)
         # The keys through update: a plan adopted after a lost answer may have some already.
         return self.update(ctx, name, live, desired) if self.drift(live, desired) else live
 
@@ -238,6 +240,10 @@ class UsagePlan(Resource):
             "tags": plan.get("tags") or {},
         }
         return Live(outputs={"id": plan["id"]}, config=config)
+
+
+def _plan_named(ctx: Context, name: str) -> dict[str, Any] | None:
+    return pick_ours(ctx, list(paginate(ctx.clients("apigateway"), "get_usage_plans", "items")), name)
 
 
 def _add_key(ctx: Context, plan_id: str, key_id: str) -> None:
