@@ -17,7 +17,7 @@ from orderpoc.errors import EngineError, ResourceError
 from orderpoc.resources.base import Config, Context, Live, Outputs
 from orderpoc.settings import TAG_KEY
 
-MAX_TWINS = 5
+MAX_TWINS = 25  # deleted by name per run (a create resent by botocore or a raced up made them)
 # A write that met "already exists" starts over from find (the resource made by the attempt whose
 # answer was lost is adopted); a few rounds, as each round can lose an answer of its own.
 CONVERGE_ROUNDS = 4
@@ -182,6 +182,8 @@ class Applier(Planner):
                 if not spec.resource.delete(ctx, spec.name, None):
                     break
                 existed = True
+            else:  # never "gone" while one may be left: the entry stays, and a rerun goes on
+                raise ResourceError(spec.name, f"{MAX_TWINS} twins of that name deleted and more remain: rerun down")
             self.state.forget(spec.key)
         except Exception as exc:
             self._emit(spec, "failed", detail=str(exc), started=started)

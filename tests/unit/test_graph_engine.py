@@ -478,3 +478,25 @@ def test_a_state_copied_from_another_stack_deletes_nothing_of_that_stack(ctx, tm
         Engine([Spec("a", cloud, "t-a", lambda d: {})], ctx, state, may_be_ours=ours).destroy()
     assert ("delete", "other-a") not in cloud.calls and "t-a" not in cloud.items
     assert set(cloud.items) == {"other-a", "other-extra"}
+
+
+def test_down_never_calls_a_resource_gone_while_twins_of_it_remain(ctx, tmp_path):
+    from orderpoc import engine_apply
+
+    cloud = FakeCloud()
+    twins = engine_apply.MAX_TWINS + 3  # more than one run deletes
+
+    def delete(ctx: Context, name: str, outputs: Outputs | None) -> bool:
+        nonlocal twins
+        cloud._log("delete", name)
+        twins -= 1
+        return twins >= 0
+
+    cloud.delete = delete  # type: ignore[method-assign]
+    state = State(tmp_path / "s.json")
+    state.record("a", {"kind": "fake", "name": "a", "outputs": {"name": "a"}})
+    with pytest.raises(EngineError, match="more remain: rerun down"):
+        Engine([Spec("a", cloud, "a", lambda d: {})], ctx, state).destroy()
+    assert "a" in state.resources  # not forgotten
+    Engine([Spec("a", cloud, "a", lambda d: {})], ctx, state).destroy()  # the rerun deletes the rest
+    assert "a" not in state.resources and twins < 0
