@@ -115,13 +115,10 @@ class Clients:
         if meanwhile:
             threading.Thread(target=self._build, args=(tuple(meanwhile),), name="clients", daemon=True).start()
         try:
-            # A throttled check is sent again a few times (botocore already did twice): the account
-            # is busy, the credentials are fine.
-            identity = retry(
-                sts.get_caller_identity,
-                should_retry=lambda exc: error_code(exc) in THROTTLING,
-                attempts=IDENTITY_ATTEMPTS,
-            )
+            # A throttled check, AWS's own error or an answer lost on the way is sent again a few
+            # times (botocore already did twice): it is a read, and nothing is wrong with the input.
+            # An endpoint that cannot be reached at all is said at once (the reachability check).
+            identity = retry(sts.get_caller_identity, should_retry=_worth_asking_again, attempts=IDENTITY_ATTEMPTS)
             account = identity.get("Account") if isinstance(identity, dict) else None
             if not account:
                 raise self._not_aws("an answer without an account")
@@ -175,6 +172,8 @@ class Clients:
             )
         if not code or code == "Unknown" or code.isdigit() or http_status(exc) in {404, 405}:
             return self._not_aws(f"HTTP {http_status(exc) or '?'}")
+        if (http_status(exc) or 0) >= 500:
+            return UserError(f"the identity check (sts:GetCallerIdentity) failed: {why} (AWS's own error): try again")
         return UserError(f"the identity check (sts:GetCallerIdentity) failed: {why}")
 
     def _not_aws(self, what: str) -> UserError:
@@ -182,3 +181,9 @@ class Clients:
         return UserError(
             f"{where} is not an AWS-compatible endpoint (sts:GetCallerIdentity got {what}): check --endpoint-url"
         )
+
+
+def _worth_asking_again(exc: BaseException) -> bool:
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError | botocore.exceptions.ReadTimeoutError):
+        return True
+    return error_code(exc) in THROTTLING or (http_status(exc) or 0) >= 500

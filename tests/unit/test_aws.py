@@ -141,6 +141,31 @@ def test_expired_sso_session_is_a_one_line_user_error(aws, monkeypatch):
         clients.account_id()
 
 
+def test_an_identity_check_lost_on_the_way_is_asked_again(aws, monkeypatch):
+    """A 5xx or a dropped answer of the one read every command starts with: a rerun would work."""
+    from botocore.exceptions import ConnectionClosedError
+
+    from orderpoc import aws_retry
+    from orderpoc.aws import Clients
+    from orderpoc.settings import Settings
+
+    failures = [
+        ClientError({"Error": {"Code": "InternalFailure"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "X"),
+        ConnectionClosedError(endpoint_url="https://sts"),
+    ]
+
+    class FlakySts:
+        def get_caller_identity(self):
+            if failures:
+                raise failures.pop(0)
+            return {"Account": "123456789012"}
+
+    monkeypatch.setattr(aws_retry.time, "sleep", lambda seconds: None)
+    clients = Clients(Settings(stack="orderpoc-test", target="aws", region="us-east-1"))
+    monkeypatch.setattr(clients.session, "create_client", lambda *a, **k: FlakySts())
+    assert clients.account_id() == "123456789012" and failures == []
+
+
 def message_error(code: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "SomeOperation")
 
