@@ -16,7 +16,14 @@ import botocore.parsers
 from botocore.config import Config
 
 from orderpoc.aws_calls import call_hooks
-from orderpoc.aws_errors import EXPIRED_CREDENTIALS, REJECTED_CREDENTIALS, THROTTLING, error_code, http_status
+from orderpoc.aws_errors import (
+    EXPIRED_CREDENTIALS,
+    REJECTED_CREDENTIALS,
+    THROTTLING,
+    error_code,
+    http_status,
+    is_ambiguous,
+)
 from orderpoc.aws_retry import retry
 from orderpoc.aws_session import new_session
 from orderpoc.errors import UserError
@@ -172,7 +179,7 @@ class Clients:
             )
         if not code or code == "Unknown" or code.isdigit() or http_status(exc) in {404, 405}:
             return self._not_aws(f"HTTP {http_status(exc) or '?'}")
-        if (http_status(exc) or 0) >= 500:
+        if is_ambiguous(exc):
             return UserError(f"the identity check (sts:GetCallerIdentity) failed: {why} (AWS's own error): try again")
         return UserError(f"the identity check (sts:GetCallerIdentity) failed: {why}")
 
@@ -184,6 +191,6 @@ class Clients:
 
 
 def _worth_asking_again(exc: BaseException) -> bool:
-    if isinstance(exc, botocore.exceptions.ConnectionClosedError | botocore.exceptions.ReadTimeoutError):
-        return True
-    return error_code(exc) in THROTTLING or (http_status(exc) or 0) >= 500
+    """Throttled, or maybe lost on the way (a 5xx, a dropped answer); not an endpoint that cannot
+    be reached at all (is_throttled's "not sent"), which the check says at once."""
+    return error_code(exc) in THROTTLING or is_ambiguous(exc)

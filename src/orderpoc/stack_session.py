@@ -70,7 +70,7 @@ class Session:
             requested is not None
             or bool(self.settings.config.notify_emails)
             or self.state.data.get(NOTIFY_EMAILS) is not None
-            or any(e.get("kind") == "sns_subscription" for e in self.state.resources.values())
+            or bool(self._recorded_subscriptions())
         )
 
     def notify_emails(self, requested: Sequence[str] | None) -> list[str]:
@@ -83,7 +83,10 @@ class Session:
         recorded = self.state.data.get(NOTIFY_EMAILS)
         if recorded is not None:
             return list(recorded)
-        # a state written before the setting existed: the subscriptions it records
+        return self._recorded_subscriptions()
+
+    def _recorded_subscriptions(self) -> list[str]:
+        """A state written before the email setting existed: the addresses of the subscriptions it records."""
         return [e["name"] for e in self.state.resources.values() if e.get("kind") == "sns_subscription"]
 
     def invoke_url(self, outputs: Mapping[str, Outputs | None]) -> str | None:

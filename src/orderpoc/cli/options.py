@@ -31,7 +31,7 @@ from orderpoc.settings import (
 )
 
 
-class Seconds(click.FloatRange):
+class FiniteFloat(click.FloatRange):
     """A finite number at least `min`: FloatRange lets nan through (nan < 0 is false), and a lock
     timeout of nan waited forever."""
 
@@ -86,7 +86,7 @@ def common_options(command: Command) -> Command:
         ),
         click.option(
             "--lock-timeout",
-            type=Seconds(min=0),
+            type=FiniteFloat(min=0),
             default=DEFAULT_LOCK_TIMEOUT,
             envvar="ORDERPOC_LOCK_TIMEOUT",
             show_default=True,

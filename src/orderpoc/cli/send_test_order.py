@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from orderpoc.cli.lazy import ui, ui_orders
-from orderpoc.cli.options import Seconds, common_options, write_text
+from orderpoc.cli.options import FiniteFloat, common_options, write_text
 from orderpoc.cli.output import emit
 from orderpoc.errors import UserError
 from orderpoc.settings import Settings
@@ -36,12 +36,12 @@ from orderpoc.settings import Settings
     help="How many orders (more than 1 is load mode).",
 )
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256), help="Parallel senders.")
-@click.option("--rate", type=Seconds(min=0.1), help="Orders per second at most (load mode).")
+@click.option("--rate", type=FiniteFloat(min=0.1), help="Orders per second at most (load mode).")
 @click.option(
     "--timeout",
     default=30.0,
     show_default=True,
-    type=Seconds(min=1),
+    type=FiniteFloat(min=1),
     help="Seconds to wait for every hop.",
 )
 @click.option(
